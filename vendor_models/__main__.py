@@ -1,0 +1,7 @@
+"""`python -m vendor_models COMMAND ...` runs a model-side `intermask` subcommand."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
