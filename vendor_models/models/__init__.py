@@ -1,0 +1,1 @@
+"""Networks of our InterMask implementation (torch). Import submodules explicitly; nothing heavy here."""
