@@ -1,0 +1,252 @@
+"""InterHuman's 262-D per-person motion feature, its inverse, canonicalisation and mirroring (numpy only).
+
+Rotation convention (binding for every clip we write and read):
+
+* ``rotations[t, j]`` is joint j's LOCAL quaternion q_j (w, x, y, z). World rotations compose down the
+  tree, ``W_j = W_parent(j) · q_j``, and the root's ``q_0 = W_0`` is its global orientation.
+* ``W_j`` carries the REST pose to the current pose: the rest pose is a T-pose facing +Z, Y-up, whose bone
+  from joint j to its child c points along ``skeleton.REST_DIRECTIONS[c]``. So the current bone direction
+  is ``W_j · REST_DIRECTIONS[c]``, and all-identity rotations mean "standing in the T-pose facing +Z".
+
+Feature layout (InterGen ``process_motion_np``; reference §1.2), for T frames → T-1 feature rows:
+``[0:66]`` positions of frame t, ``[66:132]`` velocities pos[t+1]-pos[t], ``[132:258]`` local 6D of joints
+1..21 in InterHuman row order, ``[258:262]`` foot contacts (left ankle, left toe, right ankle, right toe).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, overload
+
+import numpy as np
+
+from .clip import Clip, ClipError
+from .rotations import quat_multiply, quat_normalize, quat_rotate, quat_to_6d, sixd_to_quat, yaw_quat
+from .skeleton import CONTACT_JOINTS, FACE_JOINTS, FPS, MIRROR_PERMUTATION, NUM_JOINTS
+
+FEATURE_DIM = 262
+POS, VEL, ROT, CONTACT = slice(0, 66), slice(66, 132), slice(132, 258), slice(258, 262)
+#: InterGen's foot-contact thresholds: squared per-frame displacement (m²) and height (m) per contact joint.
+CONTACT_SPEED_SQ = 0.001
+CONTACT_HEIGHTS = np.array([0.12, 0.05, 0.12, 0.05])
+#: Contact channel permutation under mirroring: (left ankle, left toe) ⇄ (right ankle, right toe).
+_CONTACT_MIRROR = [2, 3, 0, 1]
+_MIRROR_SIGN = np.array([-1.0, 1.0, 1.0])
+
+
+def _check(array: np.ndarray, tail: tuple[int, ...], name: str) -> np.ndarray:
+    array = np.asarray(array)
+    if array.shape[-len(tail):] != tail:
+        raise ValueError(f"{name} must end in shape {tail}, got {array.shape}")
+    return array
+
+
+def detect_contacts(positions: np.ndarray) -> np.ndarray:
+    """Foot contacts [..., T, 4] from Y-up metre positions [..., T, 22, 3] (InterGen's rule).
+
+    A contact joint touches the ground when it moved less than sqrt(0.001) m to the next frame and is
+    lower than 0.12 m (ankle) / 0.05 m (toe). The last frame has no next frame and reuses the one before.
+    """
+    positions = _check(positions, (NUM_JOINTS, 3), "positions").astype(np.float64)
+    feet = positions[..., list(CONTACT_JOINTS), :]
+    if feet.shape[-3] < 2:
+        return feet[..., 1] < CONTACT_HEIGHTS
+    speed_sq = np.sum(np.diff(feet, axis=-3) ** 2, axis=-1)
+    speed_sq = np.concatenate([speed_sq, speed_sq[..., -1:, :]], axis=-2)
+    return (speed_sq < CONTACT_SPEED_SQ) & (feet[..., 1] < CONTACT_HEIGHTS)
+
+
+def person_features(positions: np.ndarray, rotations: np.ndarray, contacts: np.ndarray) -> np.ndarray:
+    """One person's [T,22,3] positions, [T,22,4] local rotations, [T,4] contacts → [T-1, 262] float32."""
+    positions = _check(positions, (NUM_JOINTS, 3), "positions").astype(np.float64)
+    rotations = _check(rotations, (NUM_JOINTS, 4), "rotations")
+    contacts = _check(contacts, (4,), "contacts")
+    if positions.shape[0] < 2:
+        raise ValueError(f"features need at least 2 frames, got {positions.shape[0]}")
+    n = positions.shape[0] - 1
+    pos = positions[:-1].reshape(n, 66)
+    vel = (positions[1:] - positions[:-1]).reshape(n, 66)
+    rot = quat_to_6d(rotations[:-1, 1:]).reshape(n, 126)
+    return np.concatenate([pos, vel, rot, np.asarray(contacts[:-1], dtype=np.float64)], axis=-1).astype(np.float32)
+
+
+def facing_angle(positions: np.ndarray) -> np.ndarray:
+    """Yaw (radians about +Y) of the body's forward direction, from hips and shoulders [..., 22, 3].
+
+    forward = up × (r_hip − l_hip + r_shoulder − l_shoulder), as InterGen; 0 means facing +Z.
+    """
+    r_hip, l_hip, r_sh, l_sh = (positions[..., j, :] for j in FACE_JOINTS)
+    across = (r_hip - l_hip) + (r_sh - l_sh)
+    forward = np.cross(np.array([0.0, 1.0, 0.0]), across)
+    return np.arctan2(forward[..., 0], forward[..., 2])
+
+
+def clip_from_features(feats: np.ndarray, fps: float = FPS, meta: dict[str, Any] | None = None) -> Clip:
+    """Features [T, P, 262] (or [T, 262] for one person) → a :class:`Clip`.
+
+    Positions come from [0:66], local rotations of joints 1..21 from the 6D block, and the root rotation
+    (not stored in the feature) is the yaw of the hips/shoulders facing about +Y.
+    """
+    feats = np.asarray(feats, dtype=np.float64)
+    if feats.ndim == 2:
+        feats = feats[:, None]
+    if feats.ndim != 3 or feats.shape[-1] != FEATURE_DIM:
+        raise ClipError(f"features must be [T, P, {FEATURE_DIM}], got shape {feats.shape}")
+    t, p = feats.shape[:2]
+    positions = feats[..., POS].reshape(t, p, NUM_JOINTS, 3)
+    rotations = np.empty((t, p, NUM_JOINTS, 4))
+    rotations[:, :, 1:] = sixd_to_quat(feats[..., ROT].reshape(t, p, NUM_JOINTS - 1, 6))
+    rotations[:, :, 0] = yaw_quat(facing_angle(positions))
+    return Clip(positions, rotations, feats[..., CONTACT] > 0.5, fps, dict(meta or {}))
+
+
+def pair_features(clip: Clip, canonical: bool = True) -> np.ndarray:
+    """All people of a clip as features [T-1, P, 262]; canonicalised first (InterGen) unless told not to."""
+    if canonical:
+        clip = canonicalise_clip(clip)
+    return np.stack(
+        [person_features(clip.positions[:, i], clip.rotations[:, i], clip.contacts[:, i]) for i in range(clip.num_people)],
+        axis=1,
+    )
+
+
+def joint_channels(feats: np.ndarray) -> np.ndarray:
+    """Features [..., T, 262] → InterMask's VQ input [..., T, 22, 12] = per joint pos3 + vel3 + rot6d.
+
+    The root has no stored rotation, so its 6D is zero; contacts are not carried (InterMask drops them).
+    """
+    feats = _check(feats, (FEATURE_DIM,), "features")
+    lead = feats.shape[:-1]
+    rot = np.zeros((*lead, NUM_JOINTS, 6), dtype=feats.dtype)
+    rot[..., 1:, :] = feats[..., ROT].reshape(*lead, NUM_JOINTS - 1, 6)
+    return np.concatenate(
+        [feats[..., POS].reshape(*lead, NUM_JOINTS, 3), feats[..., VEL].reshape(*lead, NUM_JOINTS, 3), rot], axis=-1
+    )
+
+
+def features_from_joint_channels(channels: np.ndarray, contacts: np.ndarray | None = None) -> np.ndarray:
+    """Inverse of :func:`joint_channels`: [..., T, 22, 12] → [..., T, 262]; contacts zero unless given."""
+    channels = _check(channels, (NUM_JOINTS, 12), "joint channels")
+    lead = channels.shape[:-2]
+    out = np.zeros((*lead, FEATURE_DIM), dtype=channels.dtype)
+    out[..., POS] = channels[..., 0:3].reshape(*lead, 66)
+    out[..., VEL] = channels[..., 3:6].reshape(*lead, 66)
+    out[..., ROT] = channels[..., 1:, 6:12].reshape(*lead, 126)
+    if contacts is not None:
+        out[..., CONTACT] = np.asarray(contacts, dtype=channels.dtype)
+    return out
+
+
+def canonicalise(positions: np.ndarray, rotations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """InterGen's canonical frame for [T, P, 22, 3] positions and [T, P, 22, 4] rotations.
+
+    Each person's lowest joint over the clip is put at Y = 0 (floor per person, as InterGen); then ONE
+    rigid transform — person 0's root XZ at frame 0 to the origin, person 0's frame-0 facing to +Z — is
+    applied to everyone, so partners keep their true relative placement. Only root rotations change.
+    """
+    positions = _check(positions, (NUM_JOINTS, 3), "positions").astype(np.float64)
+    rotations = _check(rotations, (NUM_JOINTS, 4), "rotations").astype(np.float64)
+    if positions.ndim != 4 or rotations.shape[:2] != positions.shape[:2]:
+        raise ValueError(f"expected [T, P, 22, 3] and [T, P, 22, 4], got {positions.shape} and {rotations.shape}")
+    positions = positions - np.array([0.0, 1.0, 0.0]) * positions[..., 1].min(axis=(0, 2))[None, :, None, None]
+    origin = positions[0, 0, 0] * np.array([1.0, 0.0, 1.0])
+    turn = yaw_quat(-facing_angle(positions[0, 0]))
+    positions = quat_rotate(turn, positions - origin)
+    rotations = rotations.copy()
+    rotations[:, :, 0] = quat_normalize(quat_multiply(turn, rotations[:, :, 0]))
+    return positions.astype(np.float32), rotations.astype(np.float32)
+
+
+def canonicalise_pair(positions: np.ndarray, rotations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`canonicalise` for a pair [T, 2, 22, ...]; person 0 defines the frame."""
+    if np.shape(positions)[1:2] != (2,):
+        raise ValueError(f"a pair needs shape [T, 2, 22, 3], got {np.shape(positions)}")
+    return canonicalise(positions, rotations)
+
+
+def canonicalise_single(positions: np.ndarray, rotations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`canonicalise` for one person given as [T, 22, 3] and [T, 22, 4]."""
+    pos, rot = canonicalise(np.asarray(positions)[:, None], np.asarray(rotations)[:, None])
+    return pos[:, 0], rot[:, 0]
+
+
+def canonicalise_clip(clip: Clip) -> Clip:
+    """A canonicalised copy of a clip, with contacts re-detected on the new floor."""
+    positions, rotations = canonicalise(clip.positions, clip.rotations)
+    contacts = np.moveaxis(detect_contacts(np.moveaxis(positions, 1, 0)), 0, 1)
+    return Clip(positions, rotations, contacts, clip.fps, dict(clip.meta))
+
+
+def _mirror_arrays(positions: np.ndarray, rotations: np.ndarray, contacts: np.ndarray) -> tuple[np.ndarray, ...]:
+    perm = list(MIRROR_PERMUTATION)
+    pos = np.asarray(positions)[..., perm, :] * _MIRROR_SIGN.astype(np.asarray(positions).dtype)
+    # Reflecting x maps a rotation R to M R M (M = diag(-1,1,1)): quaternion (w, x, y, z) → (w, x, -y, -z).
+    rot = np.asarray(rotations)[..., perm, :] * np.array([1, 1, -1, -1], dtype=np.asarray(rotations).dtype)
+    return pos, rot, np.asarray(contacts)[..., _CONTACT_MIRROR]
+
+
+@overload
+def mirror(motion: Clip) -> Clip: ...
+@overload
+def mirror(motion: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+
+def mirror(motion: Clip | tuple[np.ndarray, np.ndarray, np.ndarray]) -> Clip | tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Left/right mirror image (x → −x, left and right joints swapped, rotations reflected).
+
+    Takes a :class:`Clip` (returns one with ``meta["mirrored"]`` toggled) or a (positions [...,22,3],
+    rotations [...,22,4], contacts [...,4]) tuple.
+    """
+    if isinstance(motion, Clip):
+        pos, rot, con = _mirror_arrays(motion.positions, motion.rotations, motion.contacts)
+        meta = dict(motion.meta, mirrored=not motion.meta.get("mirrored", False))
+        return Clip(pos, rot, con, motion.fps, meta)
+    pos, rot, con = _mirror_arrays(*motion)
+    return pos, rot, con
+
+
+def mirror_features(feats: np.ndarray) -> np.ndarray:
+    """Mirror 262-D features directly (InterGen's ``swap_left_right``: negate 6D entries R01, R10, R20)."""
+    feats = _check(feats, (FEATURE_DIM,), "features")
+    lead = feats.shape[:-1]
+    perm = list(MIRROR_PERMUTATION)
+    out = np.empty_like(feats)
+    for block in (POS, VEL):
+        out[..., block] = (feats[..., block].reshape(*lead, NUM_JOINTS, 3)[..., perm, :] * _MIRROR_SIGN).reshape(*lead, 66)
+    rot = np.zeros((*lead, NUM_JOINTS, 6), dtype=feats.dtype)
+    rot[..., 1:, :] = feats[..., ROT].reshape(*lead, NUM_JOINTS - 1, 6)
+    rot = rot[..., perm, :] * np.array([1, -1, -1, 1, -1, 1], dtype=feats.dtype)
+    out[..., ROT] = rot[..., 1:, :].reshape(*lead, 126)
+    out[..., CONTACT] = feats[..., CONTACT][..., _CONTACT_MIRROR]
+    return out
+
+
+_MIRROR_WORDS = {
+    "left": "right", "right": "left", "clockwise": "counterclockwise", "counterclockwise": "clockwise",
+    "counter-clockwise": "clockwise", "anticlockwise": "clockwise", "anti-clockwise": "clockwise",
+}
+_WORD_RE = re.compile(
+    r"\b(counter-clockwise|anti-clockwise|counterclockwise|anticlockwise|clockwise|left|right)(wards?|most)?\b",
+    re.IGNORECASE,
+)
+
+
+def _same_case(template: str, word: str) -> str:
+    if template.isupper() and len(template) > 1:
+        return word.upper()
+    return word[0].upper() + word[1:] if template[0].isupper() else word
+
+
+def mirror_text(text: str) -> str:
+    """Swap left⇄right and clockwise⇄counterclockwise (also anticlockwise) in a prompt, keeping case."""
+    def swap(match: re.Match[str]) -> str:
+        word, suffix = match.group(1), match.group(2) or ""
+        return _same_case(word, _MIRROR_WORDS[word.lower()]) + suffix
+    return _WORD_RE.sub(swap, text)
+
+
+__all__ = [
+    "FEATURE_DIM", "POS", "VEL", "ROT", "CONTACT", "detect_contacts", "person_features", "facing_angle",
+    "clip_from_features", "pair_features", "joint_channels", "features_from_joint_channels", "canonicalise",
+    "canonicalise_pair", "canonicalise_single", "canonicalise_clip", "mirror", "mirror_features", "mirror_text",
+]
