@@ -11,6 +11,7 @@ import sys
 
 #: subcommand → (module relative to vendor_models, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "preview": ("preview", "draw a clip (.npz) as a stick-figure GIF from the front and the top"),
 }
 
 
