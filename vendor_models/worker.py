@@ -1,0 +1,371 @@
+"""`intermask worker`: the background process the add-on talks to, JSON lines on stdin/stdout.
+
+Why a process: torch never enters Blender's interpreter, a crashed model never takes Blender down, and
+ending the process is the one sure way to give memory back. Why threads inside it: a reader thread must
+see ``cancel`` while a job runs on the main thread, and a watchdog must notice when the parent is gone.
+stdout carries protocol lines only: file descriptor 1 is pointed at stderr at start-up, so a stray
+print from any library (or C code) lands in the log instead of corrupting the stream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import queue
+import re
+import signal
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, TextIO
+
+from . import __version__
+from .clip import Clip, ClipError
+from .protocol import (
+    MAX_PROMPT_CHARS, MAX_SECONDS, MAX_VARIATIONS, MIN_SECONDS, REQUEST_TYPES, WORKER_ID, Cancel, Error,
+    ErrorCode, Generate, Message, Progress, ProtocolError, React, Ready, Result, Shutdown, Unload, parse,
+)
+from .watchdog import watch_parent
+
+POLL_S = 0.05  # how often a job waiting on a model load looks at its cancel flag
+
+
+def log(text: str) -> None:
+    print(f"[intermask worker] {text}", file=sys.stderr, flush=True)
+
+
+class JobError(Exception):
+    """A job that ends with an ``error`` reply of ``code``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Channel:
+    """The protocol stream: one JSON line per message, written whole under a lock by any thread."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def send(self, message: Message) -> None:
+        data = (message.to_json() + "\n").encode("utf-8")
+        with self._lock:
+            try:
+                self._stream.write(data)
+                self._stream.flush()
+            except (OSError, ValueError):  # the reader of our stdout is gone: nobody to work for
+                log("stdout closed; exiting")
+                os._exit(0)
+
+
+class JobState:
+    """The one job the worker holds (queued or running) and its cancel flag, shared by both threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.job: Message | None = None
+        self.started = False
+        self.cancel = threading.Event()
+
+    def accept(self, job: Message) -> Message | None:
+        """Take ``job`` unless one is held; returns the job already held (the caller replies busy)."""
+        with self._lock:
+            if self.job is not None:
+                return self.job
+            self.job, self.started = job, False
+            self.cancel.clear()
+            return None
+
+    def begin(self, job: Message) -> bool:
+        """Mark ``job`` running; False when it was cancelled (and answered) while still queued."""
+        with self._lock:
+            self.started = self.job is job
+            return self.started
+
+    def finish(self) -> None:
+        with self._lock:
+            self.job, self.started = None, False
+
+    def stop(self, job_id: str | None) -> str:
+        """Cancel the held job (``None`` = whichever): 'queued' (dropped), 'running' (flagged) or 'none'."""
+        with self._lock:
+            if self.job is None or (job_id is not None and self.job.id != job_id):
+                return "none"
+            if not self.started:
+                self.job = None
+                return "queued"
+            self.cancel.set()
+            return "running"
+
+
+class ModelSlot:
+    """The generator, loaded in a helper thread so that a job waiting on a load still sees cancel."""
+
+    def __init__(self, checkpoint: Path | None, device: str) -> None:
+        self.checkpoint, self.device = checkpoint, device
+        self._lock = threading.Lock()
+        self._model: Any = None
+        self._error: JobError | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def name(self) -> str:
+        if self._model is not None:
+            return str(self._model.name)
+        return self.checkpoint.name if self.checkpoint else "default"
+
+    @property
+    def resolved_device(self) -> str:
+        """The device jobs run on: the model's when loaded, else what ``--device`` resolves to."""
+        if self._model is not None:
+            return str(self._model.device)
+        try:
+            from .generator import select_device
+            return str(select_device(self.device))
+        except Exception as exc:  # a device that cannot be had is reported by the next load
+            log(f"device {self.device!r}: {exc}")
+            return self.device
+
+    def _load(self) -> None:
+        try:
+            from .generator import DEFAULT_CHECKPOINT, Generator
+            started = time.perf_counter()
+            self._model = Generator.load(self.checkpoint or DEFAULT_CHECKPOINT, device=self.device)
+            log(f"loaded {self._model.name} on {self._model.device} in {time.perf_counter() - started:.2f} s")
+        except Exception as exc:  # reported to the job that waits for the model, never a dead worker
+            self._error = as_job_error(exc, default=ErrorCode.CHECKPOINT)
+            traceback.print_exc(file=sys.stderr)
+
+    def get(self, should_stop: Callable[[], bool]) -> tuple[Any, float]:
+        """The loaded generator and the seconds spent waiting for it; loads it if needed."""
+        started = time.perf_counter()
+        with self._lock:
+            if self._model is None and (self._thread is None or not self._thread.is_alive()):
+                self._error = None
+                self._thread = threading.Thread(target=self._load, name="model-load", daemon=True)
+                self._thread.start()
+            thread = self._thread
+        while thread is not None and thread.is_alive():
+            thread.join(POLL_S)
+            if should_stop():
+                raise JobError(ErrorCode.CANCELLED, "cancelled while the model was loading")
+        if self._error is not None:
+            raise self._error
+        return self._model, time.perf_counter() - started
+
+    def unload(self) -> None:
+        """Drop the generator (waiting out a load in progress) and hand freed memory back."""
+        if self._thread is not None:
+            self._thread.join()
+        device = getattr(self._model, "device", None)
+        self._model = None
+        import gc
+        gc.collect()
+        if getattr(device, "type", "") == "cuda":
+            import torch
+            torch.cuda.empty_cache()
+
+
+def as_job_error(exc: BaseException, default: str = ErrorCode.INTERNAL) -> JobError:
+    """One-line :class:`JobError` for any exception; the generator's own errors keep their code."""
+    if isinstance(exc, JobError):
+        return exc
+    code = getattr(exc, "code", None)
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    if isinstance(code, str) and code:
+        return JobError(code, message)
+    if isinstance(exc, ImportError):
+        return JobError(ErrorCode.INTERNAL, f"{sys.executable} cannot import the model code: {message}")
+    return JobError(default, f"{type(exc).__name__}: {message}".splitlines()[0])
+
+
+def check_request(job: Generate | React) -> list[str]:
+    """Refuse bad input before any model work; returns warnings (an over-long prompt is cut)."""
+    warnings: list[str] = []
+    prompts = [job.prompt, *job.prompts] if isinstance(job, Generate) else [job.prompt]
+    if not any(p.strip() for p in prompts):
+        raise JobError(ErrorCode.BAD_PROMPT, "the prompt is empty; describe the interaction in words")
+    if isinstance(job, Generate):
+        if job.prompts and len(job.prompts) != 2:
+            raise JobError(ErrorCode.BAD_PROMPT, f"'prompts' needs one prompt per person (2), got {len(job.prompts)}")
+        if not MIN_SECONDS <= job.seconds <= MAX_SECONDS:
+            raise JobError(ErrorCode.BAD_SECONDS,
+                           f"seconds must be between {MIN_SECONDS:g} and {MAX_SECONDS:g}, got {job.seconds:g}")
+    if not 1 <= job.variations <= MAX_VARIATIONS:
+        raise JobError(ErrorCode.BAD_REQUEST, f"variations must be 1..{MAX_VARIATIONS}, got {job.variations}")
+    if not 1 <= job.steps <= 100:
+        raise JobError(ErrorCode.BAD_REQUEST, f"steps must be 1..100, got {job.steps}")
+    if not 0.0 <= job.guidance <= 20.0:
+        raise JobError(ErrorCode.BAD_REQUEST, f"guidance must be 0..20, got {job.guidance:g}")
+    if len(job.prompt) > MAX_PROMPT_CHARS:
+        job.prompt = job.prompt[:MAX_PROMPT_CHARS]
+        warnings.append(f"the prompt was cut to its first {MAX_PROMPT_CHARS} characters")
+    return warnings
+
+
+def load_partner(path: str) -> Clip:
+    """The one-person partner clip of a ``react`` job, or a ``bad_partner`` error naming the file."""
+    if not path:
+        raise JobError(ErrorCode.BAD_PARTNER, "react needs 'partner', the path of a one-person clip file")
+    try:
+        partner = Clip.load(path)
+    except ClipError as exc:
+        raise JobError(ErrorCode.BAD_PARTNER, str(exc)) from exc
+    if partner.num_people != 1:
+        raise JobError(ErrorCode.BAD_PARTNER, f"{path}: the partner clip must hold one person, not {partner.num_people}")
+    return partner
+
+
+class Worker:
+    """Runs jobs one at a time on the main thread while the reader thread answers what needs no model."""
+
+    def __init__(self, channel: Channel, slot: ModelSlot) -> None:
+        self.channel, self.slot = channel, slot
+        self.state = JobState()
+        self.inbox: queue.Queue[Message | None] = queue.Queue()
+
+    def read(self, stdin: TextIO) -> None:
+        """Reader thread: parse each line; answer cancel, busy and bad lines at once; queue the rest."""
+        for line in stdin:
+            if not line.strip():
+                continue
+            try:
+                message = parse(line)
+                if message.TYPE not in REQUEST_TYPES:
+                    raise ProtocolError(f"'{message.TYPE}' is a reply, not a request", job_id=message.id)
+            except ProtocolError as exc:
+                self.channel.send(Error(exc.job_id or WORKER_ID, exc.code, str(exc)))
+                continue
+            if isinstance(message, Cancel):
+                self._cancel(message.id)
+            elif isinstance(message, Shutdown):
+                break
+            elif isinstance(message, (Generate, React)):
+                held = self.state.accept(message)
+                if held is None:
+                    self.inbox.put(message)
+                else:
+                    self.channel.send(Error(message.id, ErrorCode.BUSY,
+                                            f"job '{held.id}' is still running; one job at a time"))
+            elif self.state.job is not None:  # unload
+                self.channel.send(Error(message.id, ErrorCode.BUSY, "cannot unload while a job runs; cancel it first"))
+            else:
+                self.inbox.put(message)
+        self._cancel(None)
+        self.inbox.put(None)
+
+    def _cancel(self, job_id: str | None) -> None:
+        held = self.state.job
+        outcome = self.state.stop(job_id)
+        if outcome == "queued" and held is not None:
+            self.channel.send(Error(held.id, ErrorCode.CANCELLED, "cancelled before it started"))
+        elif outcome == "none" and job_id is not None:
+            self.channel.send(Error(job_id, ErrorCode.UNKNOWN_JOB, f"no job '{job_id}' is running"))
+
+    def ready(self) -> Ready:
+        import numpy
+        import torch
+        versions = {"python": platform.python_version(), "torch": torch.__version__,
+                    "numpy": numpy.__version__, "intermask": __version__}
+        return Ready(WORKER_ID, model=self.slot.name, device=self.slot.resolved_device, loaded=self.slot.loaded,
+                     versions=versions)
+
+    def serve(self) -> int:
+        """Main thread: load the model eagerly, say ready, then run queued requests until told to stop."""
+        try:
+            self.slot.get(lambda: False)
+        except JobError as exc:
+            self.channel.send(Error(WORKER_ID, exc.code, exc.message))
+        self.channel.send(self.ready())
+        while True:
+            message = self.inbox.get()
+            if message is None:
+                return 0
+            if isinstance(message, Unload):
+                self.slot.unload()
+                self.channel.send(self.ready())
+            elif self.state.begin(message):
+                reply = self.run_job(message)  # type: ignore[arg-type]
+                self.state.finish()
+                self.channel.send(reply)
+
+    def run_job(self, job: Generate | React) -> Message:
+        """One job → its ``result`` or ``error``; no exception escapes, so the worker lives on."""
+        started = time.perf_counter()
+        should_stop = self.state.cancel.is_set
+        try:
+            warnings = check_request(job)
+            partner = load_partner(job.partner) if isinstance(job, React) else None
+            model, load_s = self.slot.get(should_stop)
+
+            def progress(step: int, total: int, stage: str) -> None:
+                self.channel.send(Progress(job.id, step=int(step), total=int(total), stage=str(stage)))
+
+            common = dict(seed=job.seed, variations=job.variations, guidance=job.guidance, steps=job.steps,
+                          progress=progress, should_stop=should_stop)
+            if isinstance(job, Generate):
+                output = model.generate(job.prompt, prompts=job.prompts or None, seconds=job.seconds, **common)
+            else:
+                output = model.react(partner, job.prompt, **common)
+            if should_stop():
+                raise JobError(ErrorCode.CANCELLED, "cancelled")
+            write_started = time.perf_counter()
+            paths = save_clips(output.clips, job)
+            timings = {**{k: float(v) for k, v in dict(output.timings).items()}, "load": load_s,
+                       "write": time.perf_counter() - write_started, "total": time.perf_counter() - started}
+            return Result(job.id, clips=paths, timings=timings, warnings=warnings + list(output.warnings))
+        except Exception as exc:  # every failure becomes a one-line reply; the traceback goes to the log
+            error = as_job_error(exc)
+            if error.code == ErrorCode.INTERNAL:
+                traceback.print_exc(file=sys.stderr)
+            return Error(job.id, error.code, error.message)
+
+
+def save_clips(clips: list[Clip], job: Generate | React) -> list[str]:
+    """Write one ``.npz`` per variation into the job's ``out_dir`` (or a fresh temporary folder)."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", job.id)[:64] or "job"
+    try:
+        folder = Path(job.out_dir) if job.out_dir else Path(tempfile.mkdtemp(prefix=f"intermask-{stem}-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        return [str(clip.save(folder / f"{stem}_{k + 1}.npz").resolve()) for k, clip in enumerate(clips)]
+    except OSError as exc:
+        raise JobError(ErrorCode.BAD_REQUEST, f"cannot write clips to {job.out_dir or 'a temporary folder'}: "
+                                              f"{exc.strerror or exc}") from exc
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="intermask worker", description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, default=None, help="checkpoint folder (default: the shipped one)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--parent-pid", type=int, default=None,
+                        help="exit when this process ends (default: the process that started the worker)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in a terminal is the client's to handle
+    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
+    channel = Channel(protocol_out)
+    watch_parent(args.parent_pid)
+    worker = Worker(channel, ModelSlot(args.checkpoint, args.device))
+    stdin = open(sys.stdin.fileno(), "r", encoding="utf-8", errors="replace", closefd=False)
+    threading.Thread(target=worker.read, args=(stdin,), name="stdin-reader", daemon=True).start()
+    code = worker.serve()
+    log("exiting")
+    sys.stderr.flush()
+    os._exit(code)  # a model load may still run in a daemon thread; skip interpreter teardown
