@@ -14,7 +14,8 @@ negative change is clockwise, a turn to the right.
 Rules and thresholds (all distances horizontal unless said otherwise):
 
 - Hands: a frame has hands joined when the smallest of the four wrist-to-wrist distances (3-D) is below
-  ``HAND_JOIN_M`` = 0.20 m; both hands when two disjoint wrist pairs are each below it. Joined for ≥ 60 % of
+  ``HAND_JOIN_M`` = 0.30 m (on the CMU salsa pairs a hand hold puts the wrist joints 0.2-0.3 m apart,
+  mode 0.25 m; free hands are spread out to beyond 1 m); both hands when two disjoint wrist pairs are each below it. Joined for ≥ 60 % of
   the frames → "hold hands" (both hands for ≥ 60 % → "hold both hands"); ≤ 10 % → "hands apart"; otherwise
   compare the first and last thirds (≥ 60 % vs ≤ 10 %) → "let go" / "take hands", else "now and then".
 - Distance: pelvis-to-pelvis distance averaged over the first and the last 15 % of the window. A change of
@@ -22,7 +23,7 @@ Rules and thresholds (all distances horizontal unless said otherwise):
   along the line between them accounts for ≥ 70 % of the change, that person is named as the one who moves.
   Otherwise the mean distance is described: < 0.50 m close, < 1.30 m about an arm's length, else far apart.
 - Turns (per person, yaw unwrapped and smoothed over 5 frames): a **spin** is a rotation of ≥ 270° within
-  1.5 s (``SPIN_DEG``, ``SPIN_SECONDS``); its count is ``round(|net rotation| / 360)`` (at least 1). Without a
+  1.5 s (``SPIN_DEG``, ``SPIN_SECONDS``); a double spin is ≥ 630° within 3 s (``DOUBLE_SPIN_DEG``). Without a
   spin, the largest rotation in one direction over the window is a full turn (≥ 270°), a half turn
   ("turns around", ≥ 150°) or a turn (≥ 80°).
 - Travel: the displacement of the midpoint between the pelvises, first frame to last, in the frame of slot
@@ -34,7 +35,8 @@ Rules and thresholds (all distances horizontal unless said otherwise):
   behind). A label held in ≥ 50 % of the frames is reported; otherwise, when the first and last thirds have
   different majority labels, the change between them. Frames with the pelvises < 0.15 m apart are ignored.
 - Tempo: a step is a rising edge of a foot's contact (ankle or toe of that foot). Steps per second, averaged
-  over the two people: < 0.5 barely stepping, < 1.4 slow, < 2.4 moderate, else fast.
+  over the two people: < 0.5 barely stepping, < 1.3 slow, < 2.0 moderate, else fast (ordinary walking is
+  about 1.8-2 steps/s; the salsa windows have a median of 1.7).
 
 Names: the role phrasing calls slot 0 "the lead" (or "the leader") and slot 1 "the follow" ("the follower");
 person 1 of our data is the lead. The neutral phrasing says "one person" for whichever slot is mentioned first
@@ -54,10 +56,11 @@ from .captioner_phrases import Fact, compose
 from .features import facing_angle
 from .skeleton import JOINT_INDEX
 
-HAND_JOIN_M = 0.20
+HAND_JOIN_M = 0.30
 DISTANCE_CHANGE_M = 0.30
 SPIN_DEG = 270.0
 SPIN_SECONDS = 1.5
+DOUBLE_SPIN_DEG = 630.0
 TRAVEL_M = 0.40
 _WRISTS = (JOINT_INDEX["left_wrist"], JOINT_INDEX["right_wrist"])
 _COS45, _COS60 = float(np.cos(np.pi / 4)), 0.5
@@ -199,8 +202,8 @@ def measure(positions: np.ndarray, contacts: np.ndarray, fps: float) -> Measures
         yaw = yaw_degrees(pos[:, p])
         spin = _largest_rotation(yaw, lag)
         spins.append(spin)
-        net = yaw[-1] - yaw[0]
-        counts.append(max(1, int(round(abs(net) / 360.0))) if abs(spin) >= SPIN_DEG else 0)
+        double = abs(_largest_rotation(yaw, 2 * lag)) >= DOUBLE_SPIN_DEG
+        counts.append((2 if double else 1) if abs(spin) >= SPIN_DEG else 0)
         turns.append(_excursion(yaw))
 
     f0 = facing(pos[0, 0])
@@ -299,7 +302,7 @@ def facts(m: Measures) -> list[Fact]:
         out.append(Fact("travel_side", 0, "left" if m.travel_left > 0 else "right"))
 
     rate = m.steps_per_second
-    out.append(Fact("still" if rate < 0.5 else "slow" if rate < 1.4 else "moderate" if rate < 2.4 else "fast"))
+    out.append(Fact("still" if rate < 0.5 else "slow" if rate < 1.3 else "moderate" if rate < 2.0 else "fast"))
     return out
 
 
