@@ -217,3 +217,31 @@ def test_bad_input_names_the_array():
     bad[3, 0, 5, 1] = np.nan
     with pytest.raises(CaptionError, match="NaN"):
         describe(bad, no_contacts(10), FPS, np.random.default_rng(0))
+
+
+def _clip_file(tmp_path, pos: np.ndarray) -> str:
+    from vendor_models.clip import Clip
+    rot = np.zeros(pos.shape[:3] + (4,), np.float32)
+    rot[..., 0] = 1
+    return str(Clip(pos, rot, no_contacts(len(pos))).save(tmp_path / "pair.npz"))
+
+
+def test_caption_command_reads_a_clip_and_window(tmp_path, capsys):
+    import json
+    import subprocess
+    import sys
+    from vendor_models import caption_cli
+    t = 90  # 3 s: slot 1 spins clockwise in the second half only
+    yaw1 = np.r_[np.full(45, 180.0), 180 - np.linspace(0, 360, 30), np.full(15, -180.0)]
+    path = _clip_file(tmp_path, pair(np.zeros(t), still(t, 0, -0.5), yaw1, still(t, 0, 0.5)))
+    assert caption_cli.main([path, "--window", ":1.4", "--json", "-n", "4"]) == 0
+    early = json.loads(capsys.readouterr().out)
+    assert len(early["captions"]) == 4 and early["measures"]["spin_count"] == [0, 0]
+    out = subprocess.run([sys.executable, "-m", "vendor_models", "caption", path, "--window", "1.5:3", "--json"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(out.stdout)["measures"]["spin_count"] == [0, 1]
+    assert caption_cli.main([path, "--window", "2:9"]) == 2
+    assert "outside the clip" in capsys.readouterr().out
+    assert caption_cli.main([str(tmp_path / "missing.npz")]) == 2
+    assert "not found" in capsys.readouterr().out

@@ -11,6 +11,7 @@ import sys
 
 #: subcommand → (module relative to vendor_models, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "caption": ("caption_cli", "describe a two-person clip in words (the training captioner; --window a:b)"),
     "preview": ("preview", "draw a clip (.npz) as a stick-figure GIF from the front and the top"),
 }
 
