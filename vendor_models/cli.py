@@ -13,6 +13,8 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "caption": ("caption_cli", "describe a two-person clip in words (the training captioner; --window a:b)"),
     "preview": ("preview", "draw a clip (.npz) as a stick-figure GIF from the front and the top"),
+    "worker": ("worker", "background model process for the add-on (JSON lines on stdin/stdout)"),
+    "bench": ("bench", "generation latency, worker cold start and peak memory (--json)"),
 }
 
 
