@@ -13,6 +13,8 @@ import sys
 
 #: subcommand → (module relative to intermask_blender, one-line help)
 BLENDER_COMMANDS: dict[str, tuple[str, str]] = {
+    "generate": ("headless", "generate an interaction with the worker and bake it into a .blend"),
+    "react": ("react_cli", "generate person B reacting to an animated partner (.bvh / .blend:OBJECT)"),
 }
 
 
