@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -20,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python"
 STAMP = VENV / ".intermask-installed"
+BPY42 = ROOT / ".venv-bpy42"
 
 
 def run(*cmd: str | Path, check: bool = True) -> int:
@@ -57,6 +59,17 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted)
 
 
+def ensure_bpy42() -> None:
+    """A second venv with bpy 4.2 LTS for the add-on's oldest-Blender smoke test (skipped without it)."""
+    python = BPY42 / "bin" / "python"
+    if python.exists():
+        return
+    venv.EnvBuilder(with_pip=True).create(BPY42)
+    if run(python, "-m", "pip", "install", "--disable-pip-version-check", "bpy==4.2.*", check=False) != 0:
+        print("bpy 4.2 could not be installed; its smoke test will be skipped", flush=True)
+        shutil.rmtree(BPY42, ignore_errors=True)
+
+
 def main() -> int:
     job = sys.argv[1] if len(sys.argv) > 1 else ""
     if job not in ("demo", "test", "setup"):
@@ -68,6 +81,7 @@ def main() -> int:
         return 0
     if job == "demo":
         return run(PYTHON, "-m", "intermask_blender.demo", check=False)
+    ensure_bpy42()
     typed = run(PYTHON, "-m", "mypy", "intermask_blender", check=False)
     tests = run(PYTHON, "-m", "pytest", "tests", *sys.argv[2:], check=False)
     return typed or tests
