@@ -11,6 +11,7 @@ import sys
 
 #: subcommand → (module relative to vendor_models, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("data.cli", "real mocap → clips: `data convert A.bvh [B.bvh] --out clip.npz`, `data build` (cache + split)"),
     "caption": ("caption_cli", "describe a two-person clip in words (the training captioner; --window a:b)"),
     "preview": ("preview", "draw a clip (.npz) as a stick-figure GIF from the front and the top"),
     "worker": ("worker", "background model process for the add-on (JSON lines on stdin/stdout)"),

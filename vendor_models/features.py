@@ -137,18 +137,22 @@ def features_from_joint_channels(channels: np.ndarray, contacts: np.ndarray | No
     return out
 
 
-def canonicalise(positions: np.ndarray, rotations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def canonicalise(positions: np.ndarray, rotations: np.ndarray, shared_floor: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """InterGen's canonical frame for [T, P, 22, 3] positions and [T, P, 22, 4] rotations.
 
-    Each person's lowest joint over the clip is put at Y = 0 (floor per person, as InterGen); then ONE
-    rigid transform — person 0's root XZ at frame 0 to the origin, person 0's frame-0 facing to +Z — is
-    applied to everyone, so partners keep their true relative placement. Only root rotations change.
+    Each person's lowest joint over the clip is put at Y = 0 (floor per person, as InterGen; with
+    ``shared_floor`` one floor for everyone); then ONE rigid transform — person 0's root XZ at frame 0 to
+    the origin, person 0's frame-0 facing to +Z — is applied to everyone, so partners keep their true
+    relative placement. Only root rotations change.
     """
     positions = _check(positions, (NUM_JOINTS, 3), "positions").astype(np.float64)
     rotations = _check(rotations, (NUM_JOINTS, 4), "rotations").astype(np.float64)
     if positions.ndim != 4 or rotations.shape[:2] != positions.shape[:2]:
         raise ValueError(f"expected [T, P, 22, 3] and [T, P, 22, 4], got {positions.shape} and {rotations.shape}")
-    positions = positions - np.array([0.0, 1.0, 0.0]) * positions[..., 1].min(axis=(0, 2))[None, :, None, None]
+    floor = positions[..., 1].min(axis=(0, 2))
+    if shared_floor:
+        floor = np.full_like(floor, floor.min())
+    positions = positions - np.array([0.0, 1.0, 0.0]) * floor[None, :, None, None]
     origin = positions[0, 0, 0] * np.array([1.0, 0.0, 1.0])
     turn = yaw_quat(-facing_angle(positions[0, 0]))
     positions = quat_rotate(turn, positions - origin)
@@ -170,9 +174,9 @@ def canonicalise_single(positions: np.ndarray, rotations: np.ndarray) -> tuple[n
     return pos[:, 0], rot[:, 0]
 
 
-def canonicalise_clip(clip: Clip) -> Clip:
+def canonicalise_clip(clip: Clip, shared_floor: bool = False) -> Clip:
     """A canonicalised copy of a clip, with contacts re-detected on the new floor."""
-    positions, rotations = canonicalise(clip.positions, clip.rotations)
+    positions, rotations = canonicalise(clip.positions, clip.rotations, shared_floor)
     contacts = np.moveaxis(detect_contacts(np.moveaxis(positions, 1, 0)), 0, 1)
     return Clip(positions, rotations, contacts, clip.fps, dict(clip.meta))
 

@@ -198,3 +198,16 @@ def quat_angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Angle in radians of the rotation between unit quaternions a and b."""
     dot = np.abs(np.sum(_f64(a) * _f64(b), axis=-1))
     return 2.0 * np.arccos(np.clip(dot, -1.0, 1.0))
+
+
+def best_fit_rotation(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The rotation (quaternion) that best carries unit directions src [K, 3] onto dst [K, 3] (Kabsch).
+
+    With one direction the answer is not unique, so it returns the shortest arc (:func:`quat_between`).
+    """
+    src, dst = _f64(src), _f64(dst)
+    if src.shape[0] == 1:
+        return quat_between(src[0], dst[0])
+    u, _, vt = np.linalg.svd(src.T @ dst)
+    d = np.sign(np.linalg.det(vt.T @ u.T)) or 1.0
+    return matrix_to_quat(vt.T @ np.diag([1.0, 1.0, d]) @ u.T)
