@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "caption": ("caption_cli", "describe a two-person clip in words (the training captioner; --window a:b)"),
     "preview": ("preview", "draw a clip (.npz) as a stick-figure GIF from the front and the top"),
     "worker": ("worker", "background model process for the add-on (JSON lines on stdin/stdout)"),
+    "train": ("training.cli", "train a component: `train vq|transformer --config small [--steps N] [--out DIR] [--resume]`"),
     "bench": ("bench", "generation latency, worker cold start and peak memory (--json)"),
 }
 

@@ -1,0 +1,1 @@
+"""Training of the VQ-VAE and the Inter-M Transformer (``intermask train vq|transformer``)."""
