@@ -36,7 +36,7 @@ import numpy as np
 from ..clip import Clip, ClipError
 from ..features import canonicalise, detect_contacts, facing_angle
 from ..rotations import (
-    best_fit_rotation, matrix_to_quat, quat_inverse, quat_multiply, quat_normalize, quat_rotate, yaw_quat,
+    best_fit_rotation, matrix_to_quat, quat_between, quat_inverse, quat_multiply, quat_normalize, quat_rotate, yaw_quat,
 )
 from ..skeleton import FPS, JOINT_INDEX, NUM_JOINTS, PARENTS, REST_DIRECTIONS
 from .bvh import BvhError, BvhMotion, read_bvh
@@ -146,6 +146,22 @@ def _rest_alignment(rest_positions: np.ndarray, facing: float) -> np.ndarray:
     return align
 
 
+def _swing_to_positions(world: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Make each single-child joint's rotation point its REST_DIRECTION exactly at the child's position.
+
+    A 22-joint bone can span several BVH joints (iClone's neck = NeckTwist01 → NeckTwist02 → Head), so
+    the rotation of the BVH joint we read leaves a small per-frame miss; the shortest swing removes it
+    and keeps the twist the BVH recorded.
+    """
+    world = world.copy()
+    for j, children in _CHILDREN.items():
+        if len(children) == 1:
+            c = children[0]
+            predicted = quat_rotate(world[:, j], np.broadcast_to(REST_DIRECTIONS[c].astype(np.float64), (len(world), 3)))
+            world[:, j] = quat_multiply(quat_between(predicted, positions[:, c] - positions[:, j]), world[:, j])
+    return quat_normalize(world)
+
+
 def convert_person(path: str | Path, fps: float | None = None) -> Person:
     """One BVH file → a :class:`Person` (T-pose frame dropped when the file starts with one)."""
     path = Path(path)
@@ -163,6 +179,7 @@ def convert_person(path: str | Path, fps: float | None = None) -> Person:
     facing = float(facing_angle(rest_pos))
     relative = matrix_to_quat(rotations @ np.swapaxes(rest_rot, -1, -2)[None])
     world = quat_multiply(relative, quat_multiply(yaw_quat(np.array(facing)), _rest_alignment(rest_pos, facing)))
+    world = _swing_to_positions(world, positions)
     rate = fps or RATE_OVERRIDES.get(path.parent.name) or motion.fps
     info = {"file": path.name, "skeleton": skeleton, "source_fps": round(float(rate), 4),
             "header_fps": round(motion.fps, 4), "metres_per_unit": METRES_PER_UNIT[skeleton], "rest": rest_from}
