@@ -23,7 +23,6 @@ from typing import IO, Callable, Mapping
 
 from .seam import protocol
 
-Message = protocol.Message
 CANCEL_GRACE_S = 5.0  # a job not ended this long after cancel gets its worker killed
 STDERR_LINES = 40
 
@@ -64,8 +63,8 @@ class WorkerClient:
         self.ready: protocol.Ready | None = None  #: the worker's latest ``ready`` message
         self.job_id: str | None = None  #: the job in flight, cleared by poll() when it ends
         self._proc: subprocess.Popen[str] | None = None
-        self._messages: queue.Queue[Message | _Exited] = queue.Queue()
-        self._pending: list[Message] = []  # replies read early (by submit) and owed to the next poll
+        self._messages: queue.Queue[protocol.Message | _Exited] = queue.Queue()
+        self._pending: list[protocol.Message] = []  # replies read early (by submit) and owed to the next poll
         self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
         self._stderr_thread: threading.Thread | None = None
         self._cancel_sent: float | None = None
@@ -134,7 +133,7 @@ class WorkerClient:
 
     # --- requests ------------------------------------------------------------------------------------
 
-    def _send(self, message: Message) -> None:
+    def _send(self, message: protocol.Message) -> None:
         proc = self._proc
         if proc is None or proc.stdin is None or proc.poll() is not None:
             raise WorkerClientError("the worker is not running")
@@ -149,6 +148,7 @@ class WorkerClient:
 
     def submit(self, request: protocol.Generate | protocol.React) -> str:
         """Send a job (starting the worker if needed) and return its id; refuses while a job runs."""
+        self._pending = self.poll()  # the last job may have ended while nobody polled
         deadline = time.monotonic() + 2.0
         while self.job_id is not None and not self.alive and time.monotonic() < deadline:
             self._pending = self.poll(timeout=0.1)  # collect the dead worker's crash report first
@@ -173,6 +173,7 @@ class WorkerClient:
         """Free the model's memory in the worker (it reloads on the next job); False if none runs."""
         if not self.alive:
             return False
+        self._pending = self.poll()  # the last job may have ended while nobody polled
         if self.job_id is not None:
             raise WorkerClientError("cannot unload while a job runs; cancel it first")
         self._send(protocol.Unload(protocol.WORKER_ID))
@@ -200,7 +201,7 @@ class WorkerClient:
 
     # --- replies -------------------------------------------------------------------------------------
 
-    def poll(self, timeout: float = 0.0) -> list[Message]:
+    def poll(self, timeout: float = 0.0) -> list[protocol.Message]:
         """Messages received since the last call (waiting up to ``timeout`` s for the first one).
 
         Tracks the job: its ``result``/``error`` clears :attr:`job_id`. A worker that exits on its own
@@ -217,7 +218,7 @@ class WorkerClient:
         except queue.Empty:
             return out
 
-    def _take(self, item: Message | _Exited) -> list[Message]:
+    def _take(self, item: protocol.Message | _Exited) -> list[protocol.Message]:
         if isinstance(item, _Exited):
             return self._exited() if item.proc is self._proc else []
         if isinstance(item, protocol.Ready):
@@ -226,7 +227,7 @@ class WorkerClient:
             self.job_id, self._cancel_sent = None, None
         return [item]
 
-    def _exited(self) -> list[Message]:
+    def _exited(self) -> list[protocol.Message]:
         code = self._proc.returncode if self._proc is not None else None
         if self._stderr_thread is not None:
             self._stderr_thread.join(1.0)

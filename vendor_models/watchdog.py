@@ -40,7 +40,7 @@ def _windows_pid_alive(pid: int) -> bool:
     kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
     handle = kernel32.OpenProcess(synchronize, False, pid)
     if not handle:
-        return ctypes.get_last_error() == 5  # access denied: it exists
+        return ctypes.get_last_error() == 5  # type: ignore[attr-defined]  # access denied: it exists
     try:
         return bool(kernel32.WaitForSingleObject(handle, 0) == wait_timeout)
     finally:

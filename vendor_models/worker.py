@@ -138,14 +138,19 @@ class ModelSlot:
             return self.device
 
     def _load(self) -> None:
+        folder: Any = self.checkpoint or "the default checkpoint"
         try:
             from .generator import DEFAULT_CHECKPOINT, Generator
+            folder = self.checkpoint or DEFAULT_CHECKPOINT
             started = time.perf_counter()
-            self._model = Generator.load(self.checkpoint or DEFAULT_CHECKPOINT, device=self.device)
+            self._model = Generator.load(folder, device=self.device)
             log(f"loaded {self._model.name} on {self._model.device} in {time.perf_counter() - started:.2f} s")
         except Exception as exc:  # reported to the job that waits for the model, never a dead worker
-            self._error = as_job_error(exc, default=ErrorCode.CHECKPOINT)
             traceback.print_exc(file=sys.stderr)
+            error = as_job_error(exc, default=ErrorCode.CHECKPOINT)
+            if error.code == ErrorCode.CHECKPOINT and getattr(exc, "code", None) is None:
+                error.message = f"cannot load the checkpoint in {folder}: {error.message}"
+            self._error = error
 
     def get(self, should_stop: Callable[[], bool]) -> tuple[Any, float]:
         """The loaded generator and the seconds spent waiting for it; loads it if needed."""
@@ -275,9 +280,12 @@ class Worker:
 
     def ready(self) -> Ready:
         import numpy
-        import torch
-        versions = {"python": platform.python_version(), "torch": torch.__version__,
-                    "numpy": numpy.__version__, "intermask": __version__}
+        versions = {"python": platform.python_version(), "numpy": numpy.__version__, "intermask": __version__}
+        try:
+            import torch
+            versions["torch"] = torch.__version__
+        except ImportError:  # a wrong interpreter: still answer, so the add-on can say what is missing
+            versions["torch"] = "not installed"
         return Ready(WORKER_ID, model=self.slot.name, device=self.slot.resolved_device, loaded=self.slot.loaded,
                      versions=versions)
 
@@ -327,7 +335,7 @@ class Worker:
             return Result(job.id, clips=paths, timings=timings, warnings=warnings + list(output.warnings))
         except Exception as exc:  # every failure becomes a one-line reply; the traceback goes to the log
             error = as_job_error(exc)
-            if error.code == ErrorCode.INTERNAL:
+            if error.code == ErrorCode.INTERNAL and not isinstance(exc, JobError):
                 traceback.print_exc(file=sys.stderr)
             return Error(job.id, error.code, error.message)
 
