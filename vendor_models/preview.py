@@ -62,51 +62,63 @@ def _limits(points: np.ndarray, pad: float = 0.3) -> tuple[float, float]:
 
 
 class _Views:
-    """The figure with its two panels and one line artist per chain, person and view, built once."""
+    """The figure with its two panels and the per-person artists, built once; frames only move data.
+
+    The static parts (axes, grid, floor, legend, title) are rendered once and restored from a saved
+    background for every frame; only the animated artists are drawn on top (Agg blitting), which is
+    several times faster than redrawing the whole figure.
+    """
 
     def __init__(self, clip: Clip, frames: range, title: str, dpi: int) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg", force=True)
-        from matplotlib.figure import Figure
         from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import FuncFormatter
 
         self.clip = clip
         pos = clip.positions[frames.start:frames.stop]
         self.fig = Figure(figsize=(9.6, 5.4), dpi=dpi)
         self.canvas = FigureCanvasAgg(self.fig)
         self.fig.suptitle(title, fontsize=11)
-        front = self.fig.add_axes((0.04, 0.08, 0.44, 0.78))
-        top = self.fig.add_axes((0.54, 0.08, 0.44, 0.78))
-        # front view: x to the right, y up; top view: x to the right, −z up (the front camera is below)
+        front = self.fig.add_axes((0.05, 0.1, 0.43, 0.76))
+        top = self.fig.add_axes((0.55, 0.1, 0.43, 0.76))
+        # front view: x right, y up. Top view: x right, and −z up so the front camera (+Z) is below;
+        # its tick labels show the true z.
         x_lim, y_lim, z_lim = _limits(pos[..., 0]), _limits(pos[..., 1]), _limits(pos[..., 2])
-        y_lim = (min(y_lim[0], -0.1), y_lim[1])
-        self._setup(front, "front (camera at +Z)", x_lim, y_lim, ground_line=True)
+        self._setup(front, "front (camera at +Z)", x_lim, (min(y_lim[0], -0.1), y_lim[1]), ground_line=True)
         self._setup(top, "top (front camera below)", x_lim, (-z_lim[1], -z_lim[0]), ground_line=False)
+        front.set_xlabel("x (m)", fontsize=8)
+        front.set_ylabel("y (m)", fontsize=8, labelpad=1)
+        top.set_xlabel("x (m)", fontsize=8)
+        top.set_ylabel("z (m)", fontsize=8, labelpad=1)
+        top.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{-v + 0.0:g}"))
         self.axes = (front, top)
         self.lines: list[list[list]] = []  # [person][view][chain]
-        self.markers: list[list] = []  # [person][view] feet-in-contact scatter (as a line with markers only)
-        self.heads: list[list] = []
-        self.arrows: list = []
-        self.trails: list = []
+        self.markers: list[list] = []  # [person][view]: feet in contact
+        self.heads: list[list] = []  # [person][view]
+        self.trails: list = []  # [person]: root path so far (top view)
+        self.arrows: list = []  # [person]: facing (top view)
         for p in range(clip.num_people):
             colour = PERSON_COLOURS[p % len(PERSON_COLOURS)]
-            self.lines.append([[ax.plot([], [], "-", color=colour, lw=2.2, solid_capstyle="round")[0]
+            self.lines.append([[ax.plot([], [], "-", color=colour, lw=2.2, solid_capstyle="round", animated=True)[0]
                                 for _ in KINEMATIC_CHAIN] for ax in self.axes])
-            self.markers.append([ax.plot([], [], "s", color=colour, ms=6, mec="k", mew=0.6)[0] for ax in self.axes])
-            self.heads.append([ax.plot([], [], "o", color=colour, ms=9, mfc="white", mew=2)[0] for ax in self.axes])
-            self.trails.append(top.plot([], [], ":", color=colour, lw=1, alpha=0.8)[0])
-            self.arrows.append(top.plot([], [], "-", color="k", lw=1.5)[0])
+            self.markers.append([ax.plot([], [], "s", color=colour, ms=6, mec="k", mew=0.6, animated=True)[0]
+                                 for ax in self.axes])
+            self.heads.append([ax.plot([], [], "o", color=colour, ms=9, mfc="white", mew=2, animated=True)[0]
+                               for ax in self.axes])
+            self.trails.append(top.plot([], [], ":", color=colour, lw=1, alpha=0.8, animated=True)[0])
+            self.arrows.append(top.plot([], [], "-", color="k", lw=1.5, animated=True)[0])
             front.plot([], [], "-", color=colour, lw=2.2, label=f"person {PERSON_LABELS[p]}")
         front.legend(loc="upper left", fontsize=8, frameon=False)
-        self.counter = self.fig.text(0.5, 0.015, "", ha="center", fontsize=9, family="monospace")
+        self.counter = self.fig.text(0.5, 0.012, "", ha="center", fontsize=9, family="monospace", animated=True)
+        self.canvas.draw()
+        self.background = self.canvas.copy_from_bbox(self.fig.bbox)
 
     @staticmethod
     def _setup(ax, label: str, h_lim: tuple[float, float], v_lim: tuple[float, float], ground_line: bool) -> None:
-        """Equal-aspect panel with a fixed camera (limits cover the whole clip) and a 0.5 m grid."""
+        """Square, equal-aspect panel with a fixed camera (limits cover the whole clip) and a 0.5 m grid."""
         from matplotlib.ticker import MultipleLocator
 
-        # square panels: grow the shorter range (upwards in the front view, so the floor stays at the bottom)
+        # grow the shorter range (upwards in the front view, so the floor stays at the bottom)
         side = max(h_lim[1] - h_lim[0], v_lim[1] - v_lim[0])
         h_mid = (h_lim[0] + h_lim[1]) / 2
         v_low = v_lim[0] if ground_line else (v_lim[0] + v_lim[1] - side) / 2
@@ -115,8 +127,9 @@ class _Views:
         ax.set_aspect("equal", adjustable="box")
         ax.set_title(label, fontsize=9)
         ax.tick_params(labelsize=7)
-        ax.xaxis.set_major_locator(MultipleLocator(GRID_STEP))
-        ax.yaxis.set_major_locator(MultipleLocator(GRID_STEP))
+        step = GRID_STEP * max(1, int(np.ceil(side / (12 * GRID_STEP))))  # at most ~12 grid lines
+        ax.xaxis.set_major_locator(MultipleLocator(step))
+        ax.yaxis.set_major_locator(MultipleLocator(step))
         ax.grid(True, color="#cccccc", lw=0.6)
         if ground_line:
             ax.axhspan(-100.0, 0.0, color="#e6e2d8", zorder=0)
@@ -125,6 +138,7 @@ class _Views:
     def draw(self, frame: int, total: int) -> np.ndarray:
         """Render one clip frame; returns the RGB image (H, W, 3) uint8."""
         pos = self.clip.positions[frame]
+        animated: list = [self.counter]
         for p in range(self.clip.num_people):
             joints = pos[p]
             views = ((joints[:, 0], joints[:, 1]), (joints[:, 0], -joints[:, 2]))
@@ -134,21 +148,28 @@ class _Views:
                     line.set_data(h[list(chain)], vert[list(chain)])
                 self.markers[p][v].set_data(h[contact], vert[contact])
                 self.heads[p][v].set_data(h[[HEAD_JOINT]], vert[[HEAD_JOINT]])
+                animated += [*self.lines[p][v], self.markers[p][v], self.heads[p][v]]
             root = self.clip.positions[: frame + 1, p, 0]
             self.trails[p].set_data(root[:, 0], -root[:, 2])
             yaw = float(facing_angle(joints))
             tip = joints[0] + 0.5 * np.array([np.sin(yaw), 0.0, np.cos(yaw)])
             self.arrows[p].set_data([joints[0, 0], tip[0]], [-joints[0, 2], -tip[2]])
+            animated += [self.trails[p], self.arrows[p]]
         seconds = frame / float(self.clip.fps)
         self.counter.set_text(f"frame {frame:4d} / {total - 1}   {seconds:6.2f} s   ({self.clip.fps:g} fps)")
-        self.canvas.draw()
+        self.canvas.restore_region(self.background)
+        for artist in animated:
+            self.fig.draw_artist(artist)
         return np.asarray(self.canvas.buffer_rgba())[..., :3].copy()
 
 
 def title_of(clip: Clip) -> str:
-    """The clip's prompt (or per-person prompts, or source) wrapped to two lines for the figure title."""
+    """The clip's prompt (or per-person prompts; for mocap its source files) wrapped to two lines."""
     meta = clip.meta
-    text = meta.get("prompt") or " / ".join(meta.get("prompts") or []) or meta.get("source") or "(no prompt)"
+    files = [str(p.get("file", "")) for p in meta.get("people") or [] if isinstance(p, dict)]
+    text = (meta.get("prompt") or " / ".join(meta.get("prompts") or [])
+            or (f"{meta.get('source', 'mocap')}: {' + '.join(files)}" if files else meta.get("source"))
+            or "(no prompt)")
     return "\n".join(textwrap.wrap(str(text), 100)[:2])
 
 
