@@ -154,7 +154,7 @@ def sixd_to_matrix(d6: np.ndarray) -> np.ndarray:
     c0 = a / np.linalg.norm(a, axis=-1, keepdims=True)
     b = b - np.sum(c0 * b, axis=-1, keepdims=True) * c0
     small = np.linalg.norm(b, axis=-1, keepdims=True) < _EPS
-    fallback = np.cross(c0, np.where(np.abs(c0[..., :1]) < 0.9, np.array([1.0, 0, 0]), np.array([0, 0, 1.0])))
+    fallback = np.cross(np.where(np.abs(c0[..., :1]) < 0.9, np.array([1.0, 0, 0]), np.array([0, 0, 1.0])), c0)
     b = np.where(small, fallback, b)
     c1 = b / np.linalg.norm(b, axis=-1, keepdims=True)
     c2 = np.cross(c0, c1)

@@ -129,7 +129,10 @@ def write_split(items: list[Item], skipped: set[str], path: Path = SPLIT_FILE) -
     return split
 
 
-def build(cache: Path | None = None, data: Path | None = None, force: bool = False, log: Any = print) -> dict[str, Any]:
+def build(
+    cache: Path | None = None, data: Path | None = None, force: bool = False, log: Any = print,
+    split_file: Path = SPLIT_FILE,
+) -> dict[str, Any]:
     """Convert every clip missing from the cache (all with ``force``) and write the split."""
     cache = Path(cache or DEFAULT_CACHE)
     cache.mkdir(parents=True, exist_ok=True)
@@ -149,7 +152,7 @@ def build(cache: Path | None = None, data: Path | None = None, force: bool = Fal
     if not force:
         skipped |= {i.name for i in items if not (cache / f"{i.name}.npz").is_file()}
     log(f"built {cache} in {time.perf_counter() - start:.1f} s")
-    return write_split(items, skipped)
+    return write_split(items, skipped, split_file)
 
 
 def read_split() -> dict[str, Any]:
