@@ -93,16 +93,18 @@ class JobState:
         with self._lock:
             self.job, self.started = None, False
 
-    def stop(self, job_id: str | None) -> str:
-        """Cancel the held job (``None`` = whichever): 'queued' (dropped), 'running' (flagged) or 'none'."""
+    def stop(self, job_id: str | None) -> tuple[str, Message | None]:
+        """Cancel the held job (``None`` = whichever): ('queued', job) dropped, ('running', job) flagged,
+        or ('none', None)."""
         with self._lock:
-            if self.job is None or (job_id is not None and self.job.id != job_id):
-                return "none"
+            job = self.job
+            if job is None or (job_id is not None and job.id != job_id):
+                return "none", None
             if not self.started:
                 self.job = None
-                return "queued"
+                return "queued", job
             self.cancel.set()
-            return "running"
+            return "running", job
 
 
 class ModelSlot:
@@ -271,8 +273,7 @@ class Worker:
         self.inbox.put(None)
 
     def _cancel(self, job_id: str | None) -> None:
-        held = self.state.job
-        outcome = self.state.stop(job_id)
+        outcome, held = self.state.stop(job_id)
         if outcome == "queued" and held is not None:
             self.channel.send(Error(held.id, ErrorCode.CANCELLED, "cancelled before it started"))
         elif outcome == "none" and job_id is not None:
