@@ -1,9 +1,9 @@
 """The layering rule, checked by really importing every module in a clean interpreter.
 
 The add-on runs inside Blender's Python, which has no torch, and the worker runs in an environment that
-must not load Blender; a grep for ``import torch`` would miss transitive imports, so each test walks a
-package, imports every module in a fresh subprocess and reports the first module that pulled in the
-forbidden package.
+must not load Blender; a grep for ``import torch`` would miss transitive imports, so each test lists a
+package's module files, imports every one of them in a fresh subprocess and reports the first module
+that pulled in the forbidden package.
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ for name in names:
     try:
         importlib.import_module(name)
     except Exception:
-        report["errors"][name] = traceback.format_exc(limit=3)
+        report["errors"][name] = traceback.format_exc(limit=-3)
         continue
     if report["offender"] is None and any(m == forbidden or m.startswith(forbidden + ".") for m in sys.modules):
         report["offender"] = name
 print(json.dumps(report))
 """
+
 
 def _clean_env(path: Path) -> dict[str, str]:
     """A minimal environment, so nothing from the test runner's process leaks into the child."""
