@@ -1,0 +1,1 @@
+"""The Inter-M Transformer (config, blocks, network, training objective). Import submodules explicitly."""
