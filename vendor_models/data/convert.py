@@ -86,11 +86,19 @@ def _mapped(motion: BvhMotion, skeleton: str) -> tuple[np.ndarray, np.ndarray]:
     return positions * METRES_PER_UNIT[skeleton], rotations
 
 
+def _listing(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """The folder's BVH files with their sizes and times, so cached answers notice added or changed files."""
+    return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.glob("*.bvh")))
+
+
 @lru_cache(maxsize=16)
-def _best_sibling_tpose(folder: Path, signature: bytes, skeleton: str) -> tuple[Path, np.ndarray, np.ndarray] | None:
+def _best_sibling_tpose(
+    folder: Path, listing: tuple[tuple[str, int, int], ...], signature: bytes, skeleton: str,
+) -> tuple[Path, np.ndarray, np.ndarray] | None:
     """The BVH in ``folder`` with this skeleton signature whose frame 0 is the cleanest T-pose."""
     best: tuple[float, Path, np.ndarray, np.ndarray] | None = None
-    for sibling in sorted(folder.glob("*.bvh")):
+    for name, _, _ in listing:
+        sibling = folder / name
         try:
             other = read_bvh(sibling, max_frames=1)
         except BvhError:
@@ -124,7 +132,8 @@ def find_rest_reference(motion: BvhMotion, skeleton: str) -> tuple[np.ndarray, n
     positions, rotations = _mapped(motion, skeleton)
     if tpose_error(positions[0]) < TPOSE_TOLERANCE:
         return positions[0], rotations[0], "frame 0"
-    found = _best_sibling_tpose(motion.path.parent.resolve(), _signature(motion, skeleton), skeleton)
+    folder = motion.path.parent.resolve()
+    found = _best_sibling_tpose(folder, _listing(folder), _signature(motion, skeleton), skeleton)
     if found is None:
         raise BvhError(
             f"{motion.path}: frame 0 is not a T-pose and no BVH beside it with the same skeleton starts with one, "

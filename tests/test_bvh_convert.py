@@ -1,0 +1,177 @@
+"""BVH reader, joint maps and conversion on the real CMU files in ../shared/data/cmu, plus the error cases."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vendor_models.clip import Clip
+from vendor_models.data import build as B
+from vendor_models.data.bvh import BvhError, read_bvh
+from vendor_models.data.cli import main as data_main
+from vendor_models.data.convert import convert, convert_person, tpose_error
+from vendor_models.data.joint_maps import JointMapError, identify, map_joints
+from vendor_models.features import facing_angle
+from vendor_models.rotations import quat_multiply, quat_rotate
+from vendor_models.skeleton import PARENTS, REST_DIRECTIONS, bone_lengths
+
+DATA = Path(__file__).parents[1].parent / "shared" / "data" / "cmu"
+pytestmark = pytest.mark.skipif(not (DATA / "pairs.tsv").is_file(), reason=f"CMU data not found at {DATA}")
+LEAD, FOLLOW = DATA / "bvh_daz" / "10.bvh", DATA / "bvh_daz" / "25.bvh"  # the shortest salsa pair (60_10/61_10)
+SINGLE = DATA / "single_iclone" / "007_12.bvh"  # starts with its own T-pose
+
+
+def test_read_daz_header_and_fk() -> None:
+    motion = read_bvh(LEAD)
+    assert len(motion.joint_names) == 43 and motion.frames.shape[1] == 132
+    assert motion.joint_names[0] == "hip" and motion.parents[0] == -1
+    assert motion.frame_time == pytest.approx(0.00833333) and motion.num_frames == 1198
+    pos = motion.world_positions()
+    assert pos.shape == (1198, 43, 3) and motion.world_rotations().shape == (1198, 43, 3, 3)
+    assert np.allclose(pos[:, 0], motion.frames[:, :3])  # root position channels are absolute (as Blender)
+    foot = motion.index("lFoot")
+    toe = motion.end_site_positions(foot)
+    assert np.allclose(np.linalg.norm(toe - pos[:, foot], axis=-1), np.linalg.norm(motion.end_sites[foot]))
+    # A rigid skeleton: every bone keeps its offset length in every frame.
+    child = motion.index("lShin")
+    lengths = np.linalg.norm(pos[:, child] - pos[:, motion.parents[child]], axis=-1)
+    assert np.allclose(lengths, np.linalg.norm(motion.offsets[child]))
+
+
+def test_identify_and_map_both_skeletons() -> None:
+    assert identify(read_bvh(LEAD)) == "daz"
+    iclone = read_bvh(SINGLE)
+    assert identify(iclone) == "iclone" and len(iclone.joint_names) == 100
+    positions, rotations = map_joints(iclone)
+    assert positions.shape == (132, 22, 3) and rotations.shape == (132, 22, 3, 3)
+    assert tpose_error(positions[0] * 0.01) < 0.01 and tpose_error(positions[1] * 0.01) > 0.1
+
+
+def per_bone_error_mm(clip: Clip) -> np.ndarray:
+    """|FK of REST_DIRECTIONS × measured bone length from the parent's true position − true child| per bone."""
+    rot = clip.rotations.astype(np.float64)
+    world = np.empty_like(rot)
+    world[..., 0, :] = rot[..., 0, :]
+    for j in range(1, 22):
+        world[..., j, :] = quat_multiply(world[..., PARENTS[j], :], rot[..., j, :])
+    parents = list(PARENTS[1:])
+    bones = clip.positions[..., 1:, :] - clip.positions[..., parents, :]
+    length = np.linalg.norm(bones, axis=-1, keepdims=True)
+    predicted = quat_rotate(world[..., parents, :], REST_DIRECTIONS[1:] * length)
+    return np.linalg.norm(predicted - bones, axis=-1).max(axis=(0, 1)) * 1000
+
+
+def test_convert_salsa_pair() -> None:
+    clip = convert([LEAD, FOLLOW], meta={"prompt": "salsa dance"})
+    assert clip.fps == 30 and clip.num_people == 2
+    assert clip.num_frames == 599  # 1197 motion frames at the true 60 fps, every second frame
+    assert clip.meta["prompt"] == "salsa dance" and clip.meta["people"][0]["source_fps"] == 60.0
+    assert [p["rest"] for p in clip.meta["people"]] == ["frame 0", "frame 0"]
+    pos = clip.positions
+    assert np.allclose(pos[0, 0, 0, [0, 2]], 0, atol=1e-5) and abs(facing_angle(pos[0, 0])) < 1e-5
+    assert pos[..., 1].min() == pytest.approx(0, abs=1e-6)
+    assert 0.7 < pos[:, :, 0, 1].mean() < 1.0 and 0.45 < (pos[:, :, 15, 1] - pos[:, :, 0, 1]).mean() < 0.75
+    assert np.median(pos[:, :, [7, 8, 10, 11], 1].min(axis=-1)) < 0.1  # feet on the floor most of the time
+    distance = np.linalg.norm(pos[:, 0, 0, [0, 2]] - pos[:, 1, 0, [0, 2]], axis=-1)
+    assert 0.2 < distance.min() and distance.max() < 3.0
+    assert bone_lengths(pos).std(axis=0).max() < 1e-4  # rigid skeleton, per person
+    errors = per_bone_error_mm(clip)
+    branch = [0, 1, 12, 13]  # bones from a joint with several children (pelvis → hips, spine3 → collars)
+    assert np.delete(errors, branch).max() < 1.0
+    assert 0.2 < clip.contacts.mean() < 0.9
+
+
+def test_convert_single_with_own_and_borrowed_tpose(tmp_path: Path) -> None:
+    clip = convert([SINGLE])
+    assert clip.num_people == 1 and clip.num_frames == 66 and clip.meta["people"][0]["rest"] == "frame 0"
+    # 005_03 does not start with a T-pose: it borrows one from a sibling with the same skeleton.
+    shutil.copy(DATA / "single_iclone" / "005_03.bvh", tmp_path)
+    with pytest.raises(BvhError, match="not a T-pose"):
+        convert_person(tmp_path / "005_03.bvh")
+    shutil.copy(SINGLE, tmp_path)
+    borrowed = convert([tmp_path / "005_03.bvh"])
+    assert borrowed.meta["people"][0]["rest"] == "frame 0 of 007_12.bvh"
+    assert borrowed.num_frames == 108 and np.delete(per_bone_error_mm(borrowed), [0, 1, 12, 13]).max() < 1.0
+
+
+def test_missing_truncated_and_malformed_files(tmp_path: Path) -> None:
+    with pytest.raises(BvhError, match="not found"):
+        read_bvh(tmp_path / "nope.bvh")
+    text = SINGLE.read_text()
+    (tmp_path / "cut.bvh").write_text(text[: int(len(text) * 0.8)])
+    with pytest.raises(BvhError, match=r"cut\.bvh.*truncated"):
+        read_bvh(tmp_path / "cut.bvh")
+    (tmp_path / "head.bvh").write_text(text[:3000])
+    with pytest.raises(BvhError, match="no MOTION section"):
+        read_bvh(tmp_path / "head.bvh")
+    (tmp_path / "bad.bvh").write_text(text.replace("OFFSET", "OFSET", 1))
+    with pytest.raises(BvhError, match="unexpected 'OFSET'"):
+        read_bvh(tmp_path / "bad.bvh")
+    head, _, motion = text.partition("MOTION")
+    lines = motion.split("\n")
+    lines[5] = "abc " + lines[5]
+    (tmp_path / "nan.bvh").write_text(head + "MOTION" + "\n".join(lines))
+    with pytest.raises(BvhError, match="non-numeric"):
+        read_bvh(tmp_path / "nan.bvh")
+
+
+def test_unknown_skeleton_names_the_unmapped_joints(tmp_path: Path) -> None:
+    text = LEAD.read_text().replace("lThigh", "LeftUpLeg").replace("rForeArm", "RightForeArm")
+    (tmp_path / "renamed.bvh").write_text(text)
+    with pytest.raises(JointMapError) as err:
+        convert([tmp_path / "renamed.bvh"])
+    message = str(err.value)
+    assert "renamed.bvh" in message and "left_hip (needs lThigh)" in message and "right_elbow (needs rForeArm)" in message
+    assert "closest known skeleton: daz" in message
+
+
+def test_partners_with_different_frame_counts(tmp_path: Path) -> None:
+    head, _, motion = FOLLOW.read_text().replace("\r", "").partition("MOTION")
+    lines = motion.strip().split("\n")
+    short = lines[2:-10]
+    (tmp_path / "25.bvh").write_text(f"{head}MOTION\nFrames: {len(short)}\n{lines[1]}\n" + "\n".join(short) + "\n")
+    with pytest.raises(BvhError, match=r"partner files differ: 10\.bvh has 1197 motion frames.*25\.bvh has 1187"):
+        convert([LEAD, tmp_path / "25.bvh"], fps=60)
+
+
+def test_cli_convert_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "single.npz"
+    assert data_main(["convert", str(SINGLE), "--out", str(out), "--prompt", "run"]) == 0
+    clip = Clip.load(out)
+    assert clip.num_frames == 66 and clip.meta["prompt"] == "run"
+    assert data_main(["convert", str(tmp_path / "missing.bvh"), "--out", str(out)]) == 2
+    assert "BVH file not found" in capsys.readouterr().err
+
+
+def test_build_cache_and_split(tmp_path: Path) -> None:
+    data = tmp_path / "cmu"
+    (data / "bvh_daz").mkdir(parents=True)
+    (data / "single_iclone").mkdir()
+    rows = [line for line in (DATA / "pairs.tsv").read_text().splitlines() if line.startswith(("pair_trial", "60_10"))]
+    (data / "pairs.tsv").write_text("\n".join(rows) + "\n")
+    for src in (LEAD, FOLLOW):
+        shutil.copy(src, data / "bvh_daz")
+    for name in ("007_12", "007_10", "002_09", "002_01", "cmu_index.csv"):
+        shutil.copy(DATA / "single_iclone" / (name if name.endswith("csv") else f"{name}.bvh"), data / "single_iclone")
+    cache, split_file = tmp_path / "clips", tmp_path / "split.json"
+    split = B.build(cache, data, log=lambda message: None, split_file=split_file)
+    assert split["train"] == ["salsa_10", "single_007_12"]
+    assert split["val"] == ["single_002_09"] and split["test"] == ["single_007_10"]
+    assert split["excluded"] == ["single_002_01"]  # this export lost the root's vertical motion
+    assert json.loads(split_file.read_text()) == split
+    single = Clip.load(cache / "single_007_12.npz")
+    assert single.meta["description"] and single.meta["split"] == "train"
+    assert Clip.load(cache / "salsa_10.npz").num_people == 2
+
+
+def test_committed_split_follows_the_rule() -> None:
+    split = B.read_split()
+    assert split["val"][:1] == ["salsa_13"] and split["test"][:2] == ["salsa_14", "salsa_15"]
+    assert {n for n in split["train"] if n.startswith("salsa")} == {f"salsa_{t:02d}" for t in (1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12)}
+    for name in ("val", "test"):
+        assert all(int(n[-1]) == (9 if name == "val" else 0) for n in split[name] if n.startswith("single"))
+    assert not set(split["train"]) & set(split["val"]) and not set(split["train"]) & set(split["test"])
