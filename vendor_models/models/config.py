@@ -26,13 +26,13 @@ class VQConfig:
 
     feature_dim: int = 262
     joint_channels: int = 12          # per joint: position 3 + velocity 3 + 6D rotation
-    width: int = 128                  # channels of the conv trunk
+    width: int = 96                   # channels of the conv trunk
     graph_layers: int = 1             # SAGE-style mean-aggregation layers at each end
     res_depth: int = 2                # residual blocks per stage
     dilation_growth: int = 3          # dilations 1, 3, 9 … along time inside a stage
     dropout: float = 0.2
     codebook_size: int = 512
-    code_dim: int = 128
+    code_dim: int = 64
     ema_decay: float = 0.99
     dead_code_threshold: float = 1.0  # EMA count under which a code is re-seeded from encoder outputs
     # loss weights (InterMask's §2.1 weights as the starting point, rescaled to metric units)
@@ -49,11 +49,11 @@ class VQConfig:
 class VQTrainConfig:
     """How the VQ-VAE is trained (AdamW, linear warm-up, ×0.1 steps at the milestones)."""
 
-    steps: int = 3000
-    batch_size: int = 64
+    steps: int = 6000
+    batch_size: int = 32
     window: int = 64
     stride: int = 10
-    lr: float = 2e-4
+    lr: float = 4e-4
     weight_decay: float = 0.0
     warmup_steps: int = 200
     milestones: tuple[float, ...] = (0.7, 0.85)   # fractions of ``steps``
@@ -61,8 +61,8 @@ class VQTrainConfig:
     seed: int = 1234
     threads: int = 2
     log_every: int = 25
-    save_every: int = 200
-    eval_every: int = 500
+    save_every: int = 100
+    eval_every: int = 250
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ PRESETS: dict[str, VQPreset] = {
     "small": VQPreset(),
     "paper": VQPreset(
         model=VQConfig(width=512, graph_layers=2, codebook_size=1024, code_dim=512),
-        train=VQTrainConfig(steps=60000, batch_size=256, warmup_steps=1000, threads=8,
+        train=VQTrainConfig(steps=60000, batch_size=256, lr=2e-4, warmup_steps=1000, threads=8,
                             save_every=1000, eval_every=2000, log_every=100),
     ),
 }

@@ -134,7 +134,7 @@ def main(argv: list[str]) -> int:
         record: dict[str, Any] = {}
         if step % tcfg.log_every == 0 or progress >= 1.0:
             record = {"step": step, "wall_s": round(wall, 1), "lr": lr,
-                      **{k: round(float(v), 5) for k, v in losses.items()},
+                      **{k: round(float(v.detach()), 5) for k, v in losses.items()},
                       "perplexity": round(float(out_fwd.quant.perplexity), 1),
                       "codes_used_batch": round(float(out_fwd.quant.used_fraction), 3)}
         if step % tcfg.eval_every == 0 or progress >= 1.0:
