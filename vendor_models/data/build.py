@@ -79,11 +79,15 @@ def plan(data: Path | None = None) -> list[Item]:
     descriptions = _descriptions(data)
     items = []
     with open(pairs_tsv, newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle, delimiter="\t"):
-            trial = int(row["pair_trial"].split("/")[0].split("_")[1])
-            split = "val" if trial in SALSA_VAL else "test" if trial in SALSA_TEST else "train"
-            files = (data / row["A_lead_subj60_bvh_daz"], data / row["B_follow_subj61_bvh_daz"])
-            items.append(Item(f"salsa_{trial:02d}", files, split, row["description"].strip(), row["pair_trial"]))
+        for line, row in enumerate(csv.DictReader(handle, delimiter="\t"), start=2):
+            try:
+                number = int(row["pair_trial"].split("/")[0].split("_")[1])
+                files = (data / row["A_lead_subj60_bvh_daz"], data / row["B_follow_subj61_bvh_daz"])
+                description = row["description"].strip()
+            except (KeyError, IndexError, ValueError, AttributeError) as exc:
+                raise ClipError(f"{pairs_tsv} line {line}: not a pair row ({exc!r})") from exc
+            split = "val" if number in SALSA_VAL else "test" if number in SALSA_TEST else "train"
+            items.append(Item(f"salsa_{number:02d}", files, split, description, row["pair_trial"]))
     for path in sorted((data / "single_iclone").glob("*.bvh")):
         subject, _, trial = path.stem.partition("_")
         if not (subject.isdigit() and trial.isdigit()):
