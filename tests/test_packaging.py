@@ -1,0 +1,115 @@
+"""The built extension zip: layout, Blender's own validator, and a real install into a fresh bpy session.
+
+The install uses Blender's extension API (``bpy.ops.extensions.package_install_files`` into a
+temporary user repository, with ``BLENDER_USER_RESOURCES`` pointing at a temporary folder so the
+developer's own Blender configuration is never touched).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+import build  # noqa: E402  (the top-level build script)
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def built_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    done = subprocess.run([sys.executable, str(REPO / "build.py"), "--out-dir", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Success" in done.stdout
+    (archive,) = out.glob("intermask_blender-*.zip")
+    return archive
+
+
+def test_zip_holds_the_addon_with_vendor_models_nested_and_no_caches(built_zip: Path) -> None:
+    names = zipfile.ZipFile(built_zip).namelist()
+    for needed in ("blender_manifest.toml", "__init__.py", "seam.py", "operators.py", "panel.py",
+                   "vendor_models/__init__.py", "vendor_models/protocol.py", "vendor_models/worker.py"):
+        assert needed in names, needed
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert not [n for n in names if "/tests/" in n or n.startswith("tests/")]
+    checkpoints = {n.split("/")[2] for n in names if n.startswith("vendor_models/checkpoints/") and n.count("/") > 2}
+    assert checkpoints <= {"default"}
+    if (REPO / "vendor_models/checkpoints/default").is_dir():
+        assert checkpoints == {"default"}, "the shipped default checkpoint must be in the zip"
+
+
+def test_manifest_matches_the_project() -> None:
+    manifest = tomllib.loads((REPO / "blender_manifest.toml").read_text())
+    assert manifest["id"] == "intermask_blender"
+    assert manifest["blender_version_min"] == "4.2.0"
+    assert manifest["license"] == ["SPDX:GPL-3.0-or-later"]
+    assert set(manifest["permissions"]) == {"files", "network"}
+    assert build.manifest_version() == manifest["version"]
+
+
+def test_same_sources_give_the_same_zip(built_zip: Path, tmp_path: Path) -> None:
+    again = build.build(tmp_path)
+    assert again.read_bytes() == built_zip.read_bytes()
+
+
+def test_validator_rejects_a_broken_manifest(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as archive:
+        archive.writestr("blender_manifest.toml", 'schema_version = "1.0.0"\nid = "intermask_blender"\nversion = "1"\n')
+        archive.writestr("__init__.py", "")
+    with pytest.raises(build.BuildError, match="version"):
+        build.validate(bad)
+
+
+_INSTALL = r"""
+import json, sys
+import bpy, addon_utils
+zip_path, repo_dir = sys.argv[1], sys.argv[2]
+repo = bpy.context.preferences.extensions.repos.new(
+    name="imtest", module="imtest", custom_directory=repo_dir, source="USER")
+bpy.ops.extensions.package_install_files(filepath=zip_path, repo="imtest", enable_on_install=True)
+name = "bl_ext.imtest.intermask_blender"
+report = {"enabled": [], "ops": [], "scene_prop": [], "prefs": []}
+def snapshot():
+    report["enabled"].append(name in bpy.context.preferences.addons)
+    report["ops"].append(hasattr(bpy.ops.intermask, "generate") and "INTERMASK_OT_generate" in dir(bpy.types))
+    report["scene_prop"].append(hasattr(bpy.types.Scene, "intermask"))
+    addon = bpy.context.preferences.addons.get(name)
+    report["prefs"].append(addon is not None and addon.preferences is not None
+                           and addon.preferences.bl_rna.identifier == "IM_Preferences")
+snapshot()
+for _ in range(2):
+    addon_utils.disable(name, default_set=True)
+    snapshot()
+    addon_utils.enable(name, default_set=True)
+    snapshot()
+report["torch"] = any(m == "torch" or m.startswith("torch.") for m in sys.modules)
+report["seam"] = sys.modules[name + ".seam"].protocol.__name__
+print("REPORT " + json.dumps(report))
+"""
+
+
+def test_zip_installs_and_registers_in_a_fresh_bpy_session_without_torch(built_zip: Path, tmp_path: Path) -> None:
+    env = {"BLENDER_USER_RESOURCES": str(tmp_path / "user"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", _INSTALL, str(built_zip), str(tmp_path / "repo")],
+                          capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("REPORT ")]
+    assert done.returncode == 0 and lines, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(lines[-1][len("REPORT "):])
+    assert report["enabled"] == [True, False, True, False, True]
+    assert report["ops"] == [True, False, True, False, True]
+    assert report["scene_prop"] == [True, False, True, False, True]
+    assert report["prefs"] == [True, False, True, False, True]
+    assert report["torch"] is False
+    # the add-on's seam reached the vendor_models copy inside the extension, not the source checkout
+    assert report["seam"] == "bl_ext.imtest.intermask_blender.vendor_models.protocol"
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
