@@ -1,0 +1,138 @@
+"""Bake a clip onto armatures as new, editable actions — the one entry point the panel and CLI use.
+
+``bake_clip`` only creates and assigns data (actions, NLA tracks, two custom properties); it runs no
+operator and changes no mode, so an operator with ``bl_options={'REGISTER', 'UNDO'}`` that calls it is
+undone in one step.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .bonemap import BoneMapError, bone_map_for
+from .keys import Channel, reduce_mask, write_action
+from .read_armature import read_clip
+from .retarget import SolvedPose, resample, retarget
+from .rig import place, rig_rest
+from .seam import clip as clip_module
+
+Clip = clip_module.Clip
+
+__all__ = ["BakeError", "BakeReport", "bake_clip", "read_clip"]
+
+
+class BakeError(RuntimeError):
+    """A bake that cannot be done; the message names the armature, bone or field at fault."""
+
+
+@dataclass
+class BakeReport:
+    actions: list[str]
+    armatures: list[str]
+    frames: int
+    frame_start: int
+    fps: float
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def frame_end(self) -> int:
+        return self.frame_start + self.frames - 1
+
+
+def scene_fps(scene: Any) -> float:
+    return float(scene.render.fps) / float(scene.render.fps_base)
+
+
+def _rotation_channels(pose: SolvedPose, b: int, mode: str) -> tuple[str, np.ndarray]:
+    """The bone's rotation in its own rotation mode: quaternion, axis-angle or Euler (continuous)."""
+    quats = pose.quaternions[:, b]
+    if mode == "QUATERNION":
+        return "rotation_quaternion", quats
+    from mathutils import Euler, Quaternion  # deferred: bpy's maths module, only needed for non-quaternion bones
+
+    if mode == "AXIS_ANGLE":
+        out = []
+        for q in quats:
+            axis, angle = Quaternion(q).to_axis_angle()
+            out.append((angle, *axis))
+        return "rotation_axis_angle", np.array(out)
+    eulers, previous = [], Euler((0.0, 0.0, 0.0), mode)
+    for q in quats:
+        previous = Quaternion(q).to_euler(mode, previous)
+        eulers.append(tuple(previous))
+    return "rotation_euler", np.array(eulers)
+
+
+def pose_channels(pose: SolvedPose, modes: list[str], reduce_error: float | None, unit_scale: float) -> list[Channel]:
+    """F-curve data for a solved pose; ``reduce_error`` degrees (rotations) / centimetres (root motion)."""
+    channels = []
+    for b, name in enumerate(pose.bone_names):
+        group = name
+        prop, values = _rotation_channels(pose, b, modes[b])
+        keep = None
+        if reduce_error is not None:
+            tolerance = np.radians(reduce_error) / 2.0 if prop != "rotation_euler" else np.radians(reduce_error)
+            keep = reduce_mask(values, tolerance)
+        channels += [Channel(f'pose.bones["{name}"].{prop}', i, group, values[:, i], keep) for i in range(values.shape[1])]
+        if pose.moves[b]:
+            locations = pose.locations[:, b]
+            loc_keep = None if reduce_error is None else reduce_mask(locations, reduce_error / 100.0 / unit_scale)
+            channels += [Channel(f'pose.bones["{name}"].location', i, group, locations[:, i], loc_keep) for i in range(3)]
+    return channels
+
+
+def bake_clip(
+    scene: Any,
+    clip: Clip,
+    armatures: list[Any],
+    *,
+    name: str,
+    frame_start: int | None = None,
+    reduce_error: float | None = None,
+) -> BakeReport:
+    """Retarget ``clip`` (one person per armature, in order) and bake one new action per armature.
+
+    Keys start at ``frame_start`` (default: the scene's current frame) at the scene's frame rate. Both
+    people share the first armature's ground position as origin, so their relative placement survives.
+    """
+    began = time.perf_counter()
+    if len(armatures) != clip.num_people:
+        raise BakeError(f"the clip has {clip.num_people} people but {len(armatures)} armatures were given")
+    for obj in armatures:
+        if getattr(obj, "type", None) != "ARMATURE":
+            raise BakeError(f"'{getattr(obj, 'name', obj)}' is not an armature object")
+    if reduce_error is not None and not reduce_error > 0:
+        raise BakeError(f"reduce_error must be a positive tolerance, got {reduce_error}")
+    for layer in scene.view_layers:  # object matrices set since the last evaluation are not in matrix_world yet
+        layer.update()
+    start = int(scene.frame_current if frame_start is None else frame_start)
+    fps = scene_fps(scene)
+    timed = resample(clip, fps)
+    anchor = np.array(armatures[0].matrix_world.translation[:2], dtype=np.float64)
+    frames = start + np.arange(timed.num_frames)
+    report = BakeReport([], [], timed.num_frames, start, fps, 0.0)
+    for person, obj in enumerate(armatures):
+        try:
+            rig = rig_rest(obj, bone_map_for(obj))
+        except BoneMapError as exc:
+            raise BakeError(str(exc)) from exc
+        one = timed.person(person)
+        placement = place(one.positions[:, 0], one.contacts[:, 0], rig, anchor)
+        pose = retarget(one, rig, placement)
+        channels = pose_channels(pose, rig.rotation_modes, reduce_error, rig.object_scale)
+        action_name = name if len(armatures) == 1 else f"{name} - {obj.name}"
+        action = write_action(obj, action_name, frames, channels)
+        placement.store(obj)
+        report.actions.append(action.name)
+        report.armatures.append(obj.name)
+        constrained = [n for n in pose.bone_names if len(obj.pose.bones[n].constraints)]
+        if constrained:
+            report.warnings.append(f"{obj.name}: constraints on {', '.join(constrained[:6])} may override the baked keys")
+    scene.frame_end = max(scene.frame_end, report.frame_end)
+    report.seconds = time.perf_counter() - began
+    return report

@@ -1,0 +1,279 @@
+"""Retarget a 22-joint clip onto any mapped armature: pose-bone quaternions for every frame at once.
+
+Nothing assumes the rig's rest pose. For each mapped bone we measure, in the rest pose, the direction
+from its head to the head of the bone playing its child joint, and the rotation ``A`` that carries it
+onto the clip's rest direction (the clip's T-pose, ``skeleton.REST_DIRECTIONS``, with the rig's own
+facing taken out first). Per frame the bone's world rotation is then ``S · W_j · A`` — ``W_j`` is the
+clip's world rotation of joint j (it supplies the twist) and ``S`` the smallest swing that makes the
+bone point exactly at its goal (it supplies the direction). Goals are the clip's joints scaled by leg
+length (see :mod:`rig`), except knees and elbows, which come from a two-bone solve so that ankles and
+wrists land on their goals whatever the rig's proportions; planted feet are pinned. World rotations
+become pose-bone local transforms by the usual rest-matrix conjugation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .bonemap import ROOT
+from .rig import Placement, RigRest
+from .seam import rotations as rot
+from .seam import skeleton
+from .seam import clip as clip_module
+
+Clip = clip_module.Clip
+
+J = skeleton.JOINT_INDEX
+PARENTS = skeleton.PARENTS
+CHILDREN: dict[int, list[int]] = {j: [c for c, p in enumerate(PARENTS) if p == j] for j in range(skeleton.NUM_JOINTS)}
+#: Where a joint has several children, the one its bone points at (pelvis → spine, chest → neck).
+PRIMARY_CHILD = {J["pelvis"]: J["spine1"], J["spine3"]: J["neck"]}
+#: (upper, middle, end) joints solved as two-bone chains.
+LIMBS = tuple(
+    (J[f"{side}_{a}"], J[f"{side}_{b}"], J[f"{side}_{c}"])
+    for side in ("left", "right")
+    for a, b, c in (("hip", "knee", "ankle"), ("shoulder", "elbow", "wrist"))
+)
+_M = skeleton.model_to_blender_matrix()
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
+def _swing(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotation matrices of the shortest turn carrying directions u onto v."""
+    return rot.quat_to_matrix(rot.quat_between(u, v))
+
+
+def _frame(across: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """Orthonormal frames (columns x = across, z = up made perpendicular, y = z × x)."""
+    x = _unit(across)
+    z = _unit(up - np.sum(up * x, axis=-1, keepdims=True) * x)
+    return np.stack([x, np.cross(z, x), z], axis=-1)
+
+
+def clip_world_rotations(local: np.ndarray) -> np.ndarray:
+    """Local joint quaternions [T,22,4] (model space) → world rotation matrices [T,22,3,3] in Blender axes."""
+    world = np.empty(local.shape, dtype=np.float64)
+    for j, p in enumerate(PARENTS):
+        world[:, j] = local[:, j] if p < 0 else rot.quat_multiply(world[:, p], local[:, j])
+    return _M @ rot.quat_to_matrix(world) @ _M.T
+
+
+def clip_local_rotations(world: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`clip_world_rotations`: Blender-axes world matrices → local model quaternions."""
+    world_q = rot.matrix_to_quat(_M.T @ world @ _M)
+    local = world_q.copy()
+    for j, p in enumerate(PARENTS):
+        if p >= 0:
+            local[:, j] = rot.quat_multiply(rot.quat_inverse(world_q[:, p]), world_q[:, j])
+    return rot.quat_normalize(local)
+
+
+def resample(clip: Clip, fps: float) -> Clip:
+    """The clip at another frame rate: positions linear, rotations normalised-linear, contacts nearest."""
+    if abs(float(clip.fps) - fps) < 1e-6:
+        return clip
+    count = int(np.floor((clip.num_frames - 1) * fps / float(clip.fps) + 1e-9)) + 1
+    times = np.arange(count) * float(clip.fps) / fps
+    i0 = np.minimum(np.floor(times).astype(int), clip.num_frames - 1)
+    i1 = np.minimum(i0 + 1, clip.num_frames - 1)
+    w = (times - i0)[:, None, None, None]
+    pos = (1 - w) * clip.positions[i0] + w * clip.positions[i1]
+    q0, q1 = clip.rotations[i0].astype(np.float64), clip.rotations[i1].astype(np.float64)
+    q1 = np.where(np.sum(q0 * q1, axis=-1, keepdims=True) < 0, -q1, q1)
+    quats = _unit((1 - w) * q0 + w * q1)
+    contacts = clip.contacts[np.minimum(np.rint(times).astype(int), clip.num_frames - 1)]
+    return Clip(pos, quats, contacts, fps, dict(clip.meta))
+
+
+def pin_feet(goals: np.ndarray, contacts: np.ndarray, fps: float) -> np.ndarray:
+    """Hold each planted ankle/toe at its mean position over the contact, easing in and out over 0.1 s."""
+    out = goals.copy()
+    frames = np.arange(goals.shape[0])
+    ramp = max(1, int(round(0.1 * fps)))
+    for channel, joint in enumerate(skeleton.CONTACT_JOINTS):
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], contacts[:, channel].astype(int), [0]])))
+        for start, end in zip(edges[0::2], edges[1::2]):
+            held = goals[start:end, joint].mean(axis=0)
+            outside = np.maximum(np.maximum(start - frames, frames - (end - 1)), 0)
+            weight = np.clip(1.0 - outside / (ramp + 1.0), 0.0, 1.0)[:, None]
+            out[:, joint] += weight * (held - out[:, joint])
+    return out
+
+
+@dataclass
+class SolvedPose:
+    """Pose-bone channels for every frame, plus where the solver put every bone head (world)."""
+
+    bone_names: list[str]
+    quaternions: np.ndarray  # [T, B, 4] pose-bone local (w, x, y, z), sign-continuous over time
+    locations: np.ndarray  # [T, B, 3] pose-bone local translations
+    moves: np.ndarray  # [B] bool: bones whose location is keyed (root motion)
+    heads: np.ndarray  # [T, B, 3] world heads
+    orientations: np.ndarray  # [T, B, 3, 3] world rotations
+
+
+class Retargeter:
+    """Rest-pose measurements of one rig, reused for every frame, for baking and for reading back."""
+
+    def __init__(self, rig: RigRest) -> None:
+        self.rig = rig
+        self.rest_orient, self.rest_heads = rig.rest_world()
+        self.mapped = {J[j]: b for j, b in rig.joints.items() if j != ROOT}
+        self.spine_joint = next(J[j] for j in ("spine1", "spine2", "spine3", "neck", "head") if J[j] in self.mapped)
+        heads = self.rest_heads
+        rest_frame = _frame(
+            heads[self.mapped[J["left_hip"]]] - heads[self.mapped[J["right_hip"]]],
+            heads[self.mapped[self.spine_joint]] - heads[self.mapped[J["pelvis"]]],
+        )
+        self.rest_frame = rest_frame
+        facing = rest_frame.T  # the rig's rest facing → the clip's (left = +X, up = +Z)
+        self.align: dict[int, np.ndarray] = {}
+        self.aim: dict[int, tuple[int, np.ndarray]] = {}  # joint → (goal joint, rest direction to it)
+        for j in sorted(self.mapped):  # parents have lower indices, so a leaf finds its parent's alignment
+            if j == J["pelvis"]:
+                continue
+            target = self._aim_target(j)
+            if target is None:
+                parent = self._mapped_parent(j)
+                self.align[j] = self.align.get(parent, facing)
+                continue
+            goal, first_link = target
+            u = _unit(heads[self.mapped[goal]] - heads[self.mapped[j]])
+            d = _M @ skeleton.REST_DIRECTIONS[first_link].astype(np.float64)
+            self.align[j] = _swing(facing @ u, d) @ facing
+            self.aim[j] = (goal, u)
+
+    def _aim_target(self, j: int) -> tuple[int, int] | None:
+        """The nearest mapped joint below j along its primary chain, and the first link towards it."""
+        k, first = j, None
+        while CHILDREN[k]:
+            k = PRIMARY_CHILD.get(k, CHILDREN[k][0])
+            first = k if first is None else first
+            if k in self.mapped:
+                return k, first
+        return None
+
+    def _mapped_parent(self, j: int) -> int:
+        p = PARENTS[j]
+        while p >= 0 and p not in self.mapped:
+            p = PARENTS[p]
+        return p
+
+    def _limb_knee(self, upper: int, middle: int, end: int, base: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        """Two-bone solve: where the knee/elbow goes so the ankle/wrist reaches its goal from ``base``."""
+        h = self.rest_heads
+        l1 = np.linalg.norm(h[self.mapped[middle]] - h[self.mapped[upper]])
+        l2 = np.linalg.norm(h[self.mapped[end]] - h[self.mapped[middle]])
+        to_end = goals[:, end] - base
+        dist = np.clip(np.linalg.norm(to_end, axis=-1), abs(l1 - l2) + 1e-6, l1 + l2 - 1e-6)
+        e = _unit(to_end)
+        bend = goals[:, middle] - base
+        bend = bend - np.sum(bend * e, axis=-1, keepdims=True) * e
+        cos_a = np.clip((l1 * l1 + dist * dist - l2 * l2) / (2 * l1 * dist), -1.0, 1.0)[:, None]
+        return base + e * (l1 * cos_a) + _unit(bend) * (l1 * np.sqrt(1.0 - cos_a * cos_a))
+
+    def solve(self, goals: np.ndarray, world_rot: np.ndarray) -> SolvedPose:
+        """Pose for world-space joint goals [T,22,3] and clip world rotations [T,22,3,3] (Blender axes)."""
+        rig, count = self.rig, goals.shape[0]
+        goals = goals.copy()
+        names = rig.bone_names
+        bone_joint = {b: j for j, b in rig.joints.items()}
+        limbs = {u: (u, m, e) for u, m, e in LIMBS if all(k in self.mapped for k in (u, m, e))}
+        orient = np.empty((count, len(names), 3, 3))
+        heads = np.empty((count, len(names), 3))
+        for b, parent in enumerate(rig.parents):
+            if parent >= 0:
+                relative = self.rest_orient[parent].T @ self.rest_orient[b]
+                orient[:, b] = orient[:, parent] @ relative
+                offset = self.rest_orient[parent].T @ (self.rest_heads[b] - self.rest_heads[parent])
+                heads[:, b] = heads[:, parent] + orient[:, parent] @ offset
+            else:
+                orient[:, b], heads[:, b] = self.rest_orient[b], self.rest_heads[b]
+            joint = bone_joint.get(b)
+            if joint == ROOT:
+                shift = goals[:, J["pelvis"]] - self.rest_heads[self.mapped[J["pelvis"]]]
+                heads[:, b] = self.rest_heads[b] + shift * np.array([1.0, 1.0, 0.0])
+            elif joint == "pelvis":
+                heads[:, b] = goals[:, J["pelvis"]]
+                frame = _frame(goals[:, J["left_hip"]] - goals[:, J["right_hip"]], goals[:, self.spine_joint] - goals[:, J["pelvis"]])
+                orient[:, b] = frame @ self.rest_frame.T @ self.rest_orient[b]
+            elif joint is not None:
+                j = J[joint]
+                if j in limbs:
+                    goals[:, limbs[j][1]] = self._limb_knee(*limbs[j], heads[:, b], goals)
+                predicted = world_rot[:, j] @ self.align[j]
+                if j in self.aim:
+                    goal, u = self.aim[j]
+                    swing = _swing(predicted @ u, goals[:, goal] - heads[:, b])
+                    predicted = swing @ predicted
+                orient[:, b] = predicted @ self.rest_orient[b]
+        quats, locs = self._to_pose_space(orient, heads)
+        moves = np.array([bone_joint.get(b) in ("pelvis", ROOT) or self._above_pelvis(b) for b in range(len(names))])
+        return SolvedPose(names, quats, locs, moves, heads, orient)
+
+    def _above_pelvis(self, b: int) -> bool:
+        pelvis = self.rig.joints["pelvis"]
+        p = self.rig.parents[pelvis]
+        while p >= 0:
+            if p == b:
+                return True
+            p = self.rig.parents[p]
+        return False
+
+    def _to_pose_space(self, orient: np.ndarray, heads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """World rotations/heads → pose-bone basis quaternions and locations (rest-matrix conjugation).
+
+        ``pose_b = pose_parent · (rest_parent⁻¹ · rest_b) · basis_b`` in armature space; every matrix
+        here is rigid, so inverses are transposes.
+        """
+        rig = self.rig
+        world_inv = np.linalg.inv(rig.world)
+        rot_arm = rig.object_rotation.T @ orient
+        head_arm = heads @ world_inv[:3, :3].T + world_inv[:3, 3]
+        basis_rot = np.empty_like(rot_arm)
+        basis_loc = np.empty_like(head_arm)
+        rest_rot, rest_head = rig.rest[:, :3, :3], rig.rest[:, :3, 3]
+        for b, parent in enumerate(rig.parents):
+            if parent >= 0:
+                local_rot = rest_rot[parent].T @ rest_rot[b]
+                local_head = rest_rot[parent].T @ (rest_head[b] - rest_head[parent])
+                in_parent = np.einsum("tji,tj->ti", rot_arm[:, parent], head_arm[:, b] - head_arm[:, parent])
+                basis_rot[:, b] = local_rot.T @ np.swapaxes(rot_arm[:, parent], -1, -2) @ rot_arm[:, b]
+                basis_loc[:, b] = (in_parent - local_head) @ local_rot
+            else:
+                basis_rot[:, b] = rest_rot[b].T @ rot_arm[:, b]
+                basis_loc[:, b] = (head_arm[:, b] - rest_head[b]) @ rest_rot[b]
+        quats = rot.matrix_to_quat(basis_rot)
+        flips = np.cumsum(np.sum(quats[1:] * quats[:-1], axis=-1) < 0, axis=0) % 2 == 1
+        quats[1:] = np.where(flips[..., None], -quats[1:], quats[1:])
+        return quats, basis_loc
+
+    def clip_rotations(self, orient: np.ndarray) -> np.ndarray:
+        """Clip world rotations [T,22,3,3] (Blender axes) that would pose the mapped bones as ``orient``.
+
+        The inverse of :meth:`solve` for twist: ``W_j = O_b · (A_j · rest_b)ᵀ``; unmapped joints follow
+        their parent, and the pelvis uses its hip/spine frame.
+        """
+        world = np.empty((orient.shape[0], skeleton.NUM_JOINTS, 3, 3))
+        for j in range(skeleton.NUM_JOINTS):
+            b = self.mapped.get(j)
+            if j == J["pelvis"]:
+                world[:, j] = orient[:, b] @ self.rest_orient[b].T @ self.rest_frame
+            elif b is None:
+                world[:, j] = world[:, PARENTS[j]]
+            else:
+                world[:, j] = orient[:, b] @ (self.align[j] @ self.rest_orient[b]).T
+        return world
+
+
+def retarget(clip: Clip, rig: RigRest, placement: Placement, pin: bool = True) -> SolvedPose:
+    """Solve one person's clip (P = 1) onto ``rig`` at ``placement``."""
+    goals = placement.to_world(clip.positions[:, 0])
+    if pin:
+        goals = pin_feet(goals, clip.contacts[:, 0], float(clip.fps))
+    return Retargeter(rig).solve(goals, clip_world_rotations(clip.rotations[:, 0]))
