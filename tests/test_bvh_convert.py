@@ -13,7 +13,7 @@ from vendor_models.clip import Clip
 from vendor_models.data import build as B
 from vendor_models.data.bvh import BvhError, read_bvh
 from vendor_models.data.cli import main as data_main
-from vendor_models.data.convert import convert, convert_person, tpose_error
+from vendor_models.data.convert import convert, convert_person, resample, tpose_error
 from vendor_models.data.joint_maps import JointMapError, identify, map_joints
 from vendor_models.features import facing_angle
 from vendor_models.rotations import quat_multiply, quat_rotate
@@ -175,3 +175,15 @@ def test_committed_split_follows_the_rule() -> None:
     for name in ("val", "test"):
         assert all(int(n[-1]) == (9 if name == "val" else 0) for n in split[name] if n.startswith("single"))
     assert not set(split["train"]) & set(split["val"]) and not set(split["train"]) & set(split["test"])
+
+
+def test_resample_stride_and_interpolation() -> None:
+    t = np.arange(13)
+    positions = np.stack([t * 0.1, np.zeros(13), np.zeros(13)], -1)[:, None].repeat(22, 1)
+    angles = t * 0.05
+    quats = np.stack([np.cos(angles / 2), np.zeros(13), np.sin(angles / 2), np.zeros(13)], -1)[:, None].repeat(22, 1)
+    pos, rot = resample(positions, quats, 60.0)
+    assert np.array_equal(pos, positions[::2]) and np.array_equal(rot, quats[::2])
+    pos, rot = resample(positions, quats, 45.0)  # 1.5 source frames per output frame
+    assert np.allclose(pos[:, 0, 0], np.arange(len(pos)) * 1.5 * 0.1)
+    assert len(pos) == 9 and np.allclose(np.arctan2(rot[:, 0, 2], rot[:, 0, 0]) * 2, np.arange(9) * 1.5 * 0.05, atol=1e-3)
