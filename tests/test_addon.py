@@ -1,0 +1,379 @@
+"""The add-on in real headless Blender (bpy 5.0 as a module), driving the real worker process.
+
+``bpy.app.timers`` never fire in bpy-as-a-module (there is no event loop), so the tests call the timer
+callback :func:`intermask_blender.job.tick` themselves, at the timer's interval, exactly as Blender would.
+Undo works headless: memfile undo steps are pushed by ``bpy.ops.ed.undo_push`` and by operators called
+with ``undo=True``, and ``bpy.ops.ed.undo()`` restores them.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import bpy
+import addon_utils
+import pytest
+
+from mathutils import Vector
+
+from intermask_blender import deps, job, preferences, preview
+from intermask_blender.seam import clip as clipmod
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data" / "cmu"
+DEFAULT_CHECKPOINT = REPO / "vendor_models" / "checkpoints" / "default"
+#: Until the shipped model lands, an interim checkpoint folder can be named here.
+CHECKPOINT = Path(os.environ.get("INTERMASK_TEST_CHECKPOINT", DEFAULT_CHECKPOINT))
+needs_model = pytest.mark.skipif(not CHECKPOINT.is_dir(), reason=f"no model checkpoint at {CHECKPOINT}")
+PROMPT = "two people dance salsa together"
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def prefs():
+    """The add-on's preferences, fetched fresh: factory resets and re-enabling replace the old struct."""
+    return bpy.context.preferences.addons["intermask_blender"].preferences
+
+
+@pytest.fixture
+def scene():
+    """An empty scene with the add-on enabled, a short clip asked for, the CPU worker and the test model."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    if "intermask_blender" not in bpy.context.preferences.addons:
+        addon_utils.enable("intermask_blender", default_set=True)
+    prefs().device = "cpu"
+    if CHECKPOINT != DEFAULT_CHECKPOINT:
+        prefs().checkpoint = str(CHECKPOINT)
+    settings = bpy.context.scene.intermask
+    settings.prompt, settings.seconds, settings.steps, settings.seed = PROMPT, 2.0, 4, 1
+    yield bpy.context.scene
+    job.shutdown()
+
+
+def run_job(timeout: float = 240.0) -> None:
+    """Call the timer callback like Blender would until the job ends."""
+    deadline = time.monotonic() + timeout
+    while job.busy():
+        assert time.monotonic() < deadline, "the job did not finish"
+        job.tick()
+        time.sleep(job.TICK_INTERVAL)
+
+
+def state(_scene: bpy.types.Scene) -> dict[str, list[str]]:
+    """Everything a job or an undo could add to the file."""
+    return {kind: sorted(item.name for item in getattr(bpy.data, kind))
+            for kind in ("objects", "actions", "armatures", "meshes", "collections")}
+
+
+def test_import_needs_neither_bpy_nor_torch() -> None:
+    code = ("import sys, intermask_blender; bad = [m for m in sys.modules if m.split('.')[0] in ('bpy', 'torch')];"
+            " print(bad)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_register_unregister_twice_cleanly() -> None:
+    name = "intermask_blender"
+    for _ in range(2):
+        addon_utils.enable(name, default_set=True)
+        assert hasattr(bpy.types.Scene, "intermask") and hasattr(bpy.types.Armature, "intermask_bone_map")
+        assert bpy.ops.intermask.generate.poll() is not None
+        assert job._on_load_pre in bpy.app.handlers.load_pre
+        addon_utils.disable(name, default_set=True)
+        assert not hasattr(bpy.types.Scene, "intermask")
+        assert not hasattr(bpy.types.Armature, "intermask_bone_map")
+        assert "INTERMASK_OT_generate" not in dir(bpy.types)
+        assert job._on_load_pre not in bpy.app.handlers.load_pre
+
+
+def test_prompt_from_a_text_one_line_per_person(scene) -> None:
+    from intermask_blender.properties import prompts_of
+
+    settings = scene.intermask
+    text = bpy.data.texts.new("prompt")
+    text.from_string("he leads a salsa turn\n\nshe spins under his arm\n")
+    settings.prompt_text = text
+    assert prompts_of(settings) == ("he leads a salsa turn she spins under his arm", [])
+    settings.per_person_lines = True
+    assert prompts_of(settings)[1] == ["he leads a salsa turn", "she spins under his arm"]
+    text.from_string("only one line")
+    with pytest.raises(ValueError, match="two non-empty lines in the text 'prompt'"):
+        prompts_of(settings)
+
+
+def test_bad_input_is_a_report_and_a_status_line(scene) -> None:
+    settings = scene.intermask
+    settings.prompt = "   "
+    with pytest.raises(RuntimeError, match="prompt is empty"):
+        bpy.ops.intermask.generate()
+    assert settings.status_is_error and "prompt is empty" in settings.status
+    settings.prompt, settings.mode = PROMPT, "REACT"
+    with pytest.raises(RuntimeError, match="active object"):
+        bpy.ops.intermask.generate()
+    settings.mode = "GENERATE"
+    prefs().python_mode, prefs().python_path = "custom", "/nonexistent/python3"
+    try:
+        with pytest.raises(RuntimeError, match="/nonexistent/python3"):
+            bpy.ops.intermask.generate()
+    finally:
+        prefs().python_mode, prefs().python_path = "auto", ""
+    assert not job.busy()
+
+
+def test_worker_python_resolution_order(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("INTERMASK_PYTHON", raising=False)
+    env = tmp_path / "env"
+    assert deps.resolve_worker_python("auto", "", env) == Path(sys.executable)  # the dev venv has torch
+    python = deps.env_python(env)
+    python.parent.mkdir(parents=True)
+    python.symlink_to(sys.executable)
+    assert deps.resolve_worker_python("auto", "", env) == Path(sys.executable), "no stamp yet: half-built env"
+    (env / deps.STAMP_NAME).write_text("ok")
+    assert deps.resolve_worker_python("auto", "", env) == python
+    monkeypatch.setenv("INTERMASK_PYTHON", "/nope/python")
+    with pytest.raises(deps.WorkerPythonError, match="/nope/python"):
+        deps.resolve_worker_python("auto", "", env)
+    with pytest.raises(deps.WorkerPythonError, match="fix it in the preferences"):
+        deps.resolve_worker_python("custom", "", env)
+
+
+def test_install_plan_picks_the_torch_channel(tmp_path) -> None:
+    cpu = deps.install_commands(tmp_path / "env", "cpu")
+    assert cpu[0][1:3] == ["-m", "venv"]
+    torch_step = next(c for c in cpu if "torch" in c)
+    assert "https://download.pytorch.org/whl/cpu" in torch_step
+    assert not any("download.pytorch.org" in part for part in deps.install_commands(tmp_path, "default")[2])
+    pyproject = (REPO / "pyproject.toml").read_text()
+    for requirement in deps.WORKER_REQUIREMENTS:
+        assert f'"{requirement}' in pyproject, f"{requirement} is not a project dependency"
+
+
+def test_command_chain_runs_in_order_logs_and_stamps_only_on_success(tmp_path) -> None:
+    ok = deps.CommandChain([[sys.executable, "-c", "print('one')"], [sys.executable, "-c", "print('two')"]],
+                           tmp_path / "ok.log", on_success=[tmp_path / "stamp"]).start()
+    bad = deps.CommandChain([[sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"],
+                             [sys.executable, "-c", "print('never')"]], tmp_path / "bad.log",
+                            on_success=[tmp_path / "bad-stamp"]).start()
+    deadline = time.monotonic() + 60
+    while (ok.poll() | bad.poll()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ok.returncode == 0 and ok.step == (2, 2) and (tmp_path / "stamp").is_file()
+    assert [line for line in ok.tail() if not line.startswith("$")] == ["one", "two"]
+    assert bad.returncode == 3 and not (tmp_path / "bad-stamp").exists() and "never" not in "".join(bad.tail())
+
+
+def test_install_dependencies_respects_online_access(scene) -> None:
+    assert bpy.app.online_access is False  # bpy as a module starts offline
+    with pytest.raises(RuntimeError, match="Online access is off"):
+        bpy.ops.intermask.install_dependencies()
+    assert not (preferences.env_dir() / deps.STAMP_NAME).exists()
+
+
+def test_check_button_reports_interpreter_torch_and_device(scene) -> None:
+    assert bpy.ops.intermask.check_worker() == {"FINISHED"}
+    deadline = time.monotonic() + 120
+    while preferences._poll_tasks() is not None:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    torch_version = importlib.metadata.version("torch")
+    assert preferences._Tasks.check_result == (
+        f"Python {sys.version.split()[0]} · torch {torch_version} · device cpu"), preferences._Tasks.check_result
+
+
+@pytest.fixture(scope="module")
+def salsa_variations(tmp_path_factory) -> list[str]:
+    """Two 3-second windows of the real CMU salsa pair 60_01/61_01, as a finished job would leave them."""
+    folder = tmp_path_factory.mktemp("salsa")
+    done = subprocess.run([sys.executable, "-m", "vendor_models", "data", "convert", str(DATA / "bvh_daz/01.bvh"),
+                           str(DATA / "bvh_daz/16.bvh"), "--out", str(folder / "pair.npz")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    pair = clipmod.Clip.load(folder / "pair.npz")
+    paths = []
+    for number, first in enumerate((30, 300), start=1):
+        window = slice(first, first + 90)
+        part = clipmod.Clip(pair.positions[window], pair.rotations[window], pair.contacts[window], pair.fps, pair.meta)
+        paths.append(str(part.save(folder / f"variation_{number}.npz")))
+    return paths
+
+
+def finished_job(scene, paths: list[str], prompt: str = PROMPT) -> None:
+    """The state a successful job leaves in the scene (what job.tick writes on a result)."""
+    settings = scene.intermask
+    settings.results.clear()
+    for path in paths:
+        settings.results.add().name = path
+    settings.result_mode, settings.result_prompt, settings.variation = "GENERATE", prompt, 1
+
+
+def test_apply_bakes_actions_and_one_undo_step_restores_the_scene(scene, salsa_variations) -> None:
+    finished_job(scene, salsa_variations)
+    before = state(scene)
+    bpy.ops.ed.undo_push(message="before apply")
+    assert bpy.ops.intermask.apply("EXEC_DEFAULT", True) == {"FINISHED"}
+    after = state(scene)
+    new_actions = set(after["actions"]) - set(before["actions"])
+    assert len(new_actions) == 2 and all(name.startswith(PROMPT) for name in new_actions), new_actions
+    rigs = [obj for obj in scene.objects if obj.type == "ARMATURE"]
+    assert len(rigs) == 2 and all(obj.animation_data and obj.animation_data.action for obj in rigs)
+    assert scene.intermask.status.startswith("Applied variation 1: 72 frames")  # 90 frames at 30 fps → 24 fps
+
+    assert bpy.ops.ed.undo() == {"FINISHED"}
+    assert state(bpy.context.scene) == before
+
+
+def test_preview_shows_the_clip_joints_and_apply_removes_it(scene, salsa_variations) -> None:
+    from intermask_blender.seam import skeleton
+
+    finished_job(scene, salsa_variations)
+    scene.render.fps = 30
+    before = state(scene)
+    scene.intermask.variation = 2
+    assert bpy.ops.intermask.preview() == {"FINISHED"}
+    figures = sorted(bpy.data.collections[preview.COLLECTION].objects, key=lambda o: o.name)
+    assert [o.name for o in figures] == ["IM_Preview_A", "IM_Preview_B"]
+    scene.frame_set(scene.frame_current + 10)
+    clip = clipmod.Clip.load(salsa_variations[1])
+    for person, figure in enumerate(figures):
+        for joint in ("pelvis", "left_wrist", "right_ankle"):
+            bone = figure.pose.bones[joint]
+            expected = skeleton.model_to_blender(clip.positions[10, person, skeleton.JOINT_INDEX[joint]])
+            assert (figure.matrix_world @ bone.head - Vector(expected)).length < 1e-4
+        limb = figure.pose.bones["limb_left_knee"]  # spans left_hip → left_knee
+        assert (limb.tail - figure.pose.bones["left_knee"].head).length < 1e-4
+    assert bpy.ops.intermask.discard_preview() == {"FINISHED"}
+    assert state(scene) == before, "discarding the preview must leave nothing behind"
+    bpy.ops.intermask.preview()
+    bpy.ops.intermask.apply()
+    assert preview.COLLECTION not in bpy.data.collections
+    assert not [name for name in bpy.data.actions.keys() if name.startswith(preview.PREFIX)]
+
+
+def test_a_second_generate_while_one_runs_is_refused(scene) -> None:
+    assert bpy.ops.intermask.generate() == {"FINISHED"}
+    try:
+        assert job.busy()
+        with pytest.raises(RuntimeError, match="already running"):
+            bpy.ops.intermask.generate()
+    finally:
+        job.shutdown()
+    assert not job.busy()
+
+
+def test_crashed_worker_is_reported_and_the_scene_untouched(scene) -> None:
+    settings = scene.intermask
+    before = state(scene)
+    bpy.ops.intermask.generate()
+    job._State.client._proc.kill()  # the worker dies mid-job
+    run_job(timeout=30)
+    assert settings.status_is_error and "worker crashed" in settings.status, settings.status
+    assert len(settings.results) == 0 and state(scene) == before
+
+
+@needs_model
+def test_generate_poll_apply_with_the_real_model(scene) -> None:
+    settings = scene.intermask
+    before = state(scene)
+    assert bpy.ops.intermask.generate() == {"FINISHED"}
+    run_job()
+    assert not settings.status_is_error, settings.status
+    assert len(settings.results) == 1 and Path(settings.results[0].name).is_file()
+    assert state(scene) == before, "generating must not touch the scene"
+    assert job.stats().ticks > 0 and job.stats().longest < 0.05, job.stats()
+    assert bpy.ops.intermask.apply() == {"FINISHED"}
+    assert len(set(state(scene)["actions"]) - set(before["actions"])) == 2
+    assert bpy.ops.intermask.generate() == {"FINISHED"}, "after a crash or a job, the next job starts"
+    run_job()
+    assert not settings.status_is_error, settings.status
+    assert bpy.ops.intermask.unload() == {"FINISHED"} and settings.status == "Model unloaded"
+
+
+@needs_model
+def test_cancel_leaves_the_scene_untouched(scene) -> None:
+    settings = scene.intermask
+    settings.seconds, settings.steps, settings.variations = 10.0, 60, 8
+    before = state(scene)
+    bpy.ops.intermask.generate()
+    job.tick()
+    assert bpy.ops.intermask.cancel() == {"FINISHED"}
+    run_job(timeout=30)
+    assert settings.status.startswith("Cancelled"), settings.status
+    assert len(settings.results) == 0
+    assert state(scene) == before
+
+
+@needs_model
+def test_react_keeps_the_partner_and_animates_person_b(scene, salsa_variations) -> None:
+    settings = scene.intermask
+    finished_job(scene, salsa_variations)
+    bpy.ops.intermask.apply()
+    partner, other = sorted((obj for obj in scene.objects if obj.type == "ARMATURE"), key=lambda o: o.name)
+    partner_action, other_action = partner.animation_data.action, other.animation_data.action
+    settings.mode, settings.prompt = "REACT", "the follow holds the lead's hand and spins clockwise"
+    settings.armature_b = other
+    bpy.context.view_layer.objects.active = partner
+    bpy.ops.intermask.generate()
+    run_job()
+    assert not settings.status_is_error and len(settings.results) == 1, settings.status
+    bpy.ops.intermask.apply()
+    assert partner.animation_data.action == partner_action, "the partner's animation must stay as it was"
+    assert other.animation_data.action != other_action
+    assert other_action.name in [s.action.name for t in other.animation_data.nla_tracks for s in t.strips]
+
+
+_QUIT = r"""
+import sys, time, bpy, addon_utils
+addon_utils.enable("intermask_blender", default_set=True)
+from intermask_blender import job, preferences
+config = preferences.worker_config(bpy.context)
+client = job._client_for(config)
+client.start()
+print("PID", client.pid, flush=True)
+"""
+
+
+def test_quitting_leaves_no_worker_behind() -> None:
+    done = subprocess.run([sys.executable, "-c", _QUIT], capture_output=True, text=True, timeout=120)
+    pid = int(next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("PID")))
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{pid}").exists(), f"worker {pid} outlived Blender"
+
+
+BPY42 = REPO / ".venv-bpy42" / "bin" / "python"
+_SMOKE42 = r"""
+import sys, bpy
+assert bpy.app.version[:2] == (4, 2), bpy.app.version
+import intermask_blender
+from intermask_blender import results
+from intermask_blender.seam import clip as clipmod
+for _ in range(2):
+    intermask_blender.register()
+    intermask_blender.unregister()
+intermask_blender.register()
+bpy.ops.wm.read_factory_settings(use_empty=True)
+clip = clipmod.Clip.load(sys.argv[1])
+report = results.bake_result(bpy.context.scene, clip, "GENERATE", [None, None], name="smoke")
+keys = sum(len(fc.keyframe_points) for name in report.actions for fc in bpy.data.actions[name].fcurves)
+print("SMOKE", len(report.actions), report.frames, keys)
+intermask_blender.unregister()
+"""
+
+
+@pytest.mark.skipif(not BPY42.exists(), reason="no .venv-bpy42 (tools/dev.py test creates it)")
+def test_bpy_42_lts_registers_and_bakes(tmp_path, salsa_variations) -> None:
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+           "BLENDER_USER_RESOURCES": str(tmp_path / "user")}
+    done = subprocess.run([str(BPY42), "-c", _SMOKE42, salsa_variations[0]], capture_output=True, text=True,
+                          timeout=240, env=env)
+    line = next((l for l in done.stdout.splitlines() if l.startswith("SMOKE")), None)
+    assert done.returncode == 0 and line, done.stdout[-2000:] + done.stderr[-3000:]
+    actions, frames, keys = map(int, line.split()[1:])
+    assert actions == 2 and frames == 72 and keys > 2 * frames * 10
