@@ -13,7 +13,7 @@ from vendor_models.clip import Clip
 from vendor_models.data import build as B
 from vendor_models.data.bvh import BvhError, read_bvh
 from vendor_models.data.cli import main as data_main
-from vendor_models.data.convert import convert, convert_person, resample, tpose_error
+from vendor_models.data.convert import METRES_PER_UNIT, convert, convert_person, resample, tpose_error
 from vendor_models.data.joint_maps import JointMapError, identify, map_joints
 from vendor_models.features import facing_angle
 from vendor_models.rotations import quat_multiply, quat_rotate
@@ -187,3 +187,17 @@ def test_resample_stride_and_interpolation() -> None:
     pos, rot = resample(positions, quats, 45.0)  # 1.5 source frames per output frame
     assert np.allclose(pos[:, 0, 0], np.arange(len(pos)) * 1.5 * 0.1)
     assert len(pos) == 9 and np.allclose(np.arctan2(rot[:, 0, 2], rot[:, 0, 0]) * 2, np.arange(9) * 1.5 * 0.05, atol=1e-3)
+
+
+def test_daz_unit_matches_the_original_cmu_capture() -> None:
+    """METRES_PER_UNIT["daz"] agrees with CMU's own 60_01.amc root trajectory (ASF: length 0.45 → 0.0254/0.45 m)."""
+    amc = np.array([[float(v) for v in line.split()[1:4]] for line in (DATA / "asfamc" / "60_01.amc").read_text().splitlines()
+                    if line.startswith("root")]) * 0.0254 / 0.45
+    motion = read_bvh(DATA / "bvh_daz" / "01.bvh")
+    hip, turn = motion.world_positions()[1:, 0], motion.world_rotations()[1:, 0]
+    assert len(amc) == len(hip) == 2242  # the BVH's motion frames are the 60 fps AMC frames
+    # amc(t) = s · hip(t) + G_hip(t) · o + c, least squares for s, o, c
+    design = np.concatenate([hip[..., None], turn, np.broadcast_to(np.eye(3), turn.shape)], axis=-1).reshape(-1, 7)
+    solution, *_ = np.linalg.lstsq(design, amc.reshape(-1), rcond=None)
+    assert solution[0] == pytest.approx(METRES_PER_UNIT["daz"], rel=0.005)
+    assert np.linalg.norm((design @ solution - amc.reshape(-1)).reshape(-1, 3), axis=-1).mean() < 0.015

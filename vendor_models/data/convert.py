@@ -16,9 +16,9 @@ Per-source facts (measured, see /work/shared/data/cmu/SOURCES.md and the report 
 * Both skeletons here are Y-up in file space (checked on every conversion: the T-pose's spine must
   point along +Y).
 * ``bvh_daz/`` (cgspeed Daz-friendly salsa): the header says 120 fps but the capture is 60 fps (the
-  original 60_01.amc has exactly the 2242 motion frames of 01.bvh) — :data:`RATE_OVERRIDES`. Units: a
-  least-squares fit of the hip trajectory of 01.bvh to the root of CMU's 60_01.amc (× 0.45 in × 0.0254,
-  i.e. 0.056444 m per CMU unit) gives 0.01026 m per Daz unit. Frame 0 is a T-pose.
+  original 60_01.amc has exactly the 2242 motion frames of 01.bvh) — :data:`RATE_OVERRIDES`. Units:
+  fitting CMU's 60_01.amc root (× 0.0254 / 0.45 m per CMU unit, from its ASF) as ``s · hip(t) + G_hip(t) ·
+  o + c`` over all 2242 frames gives s = 0.0099986 m per Daz unit (mean residual 8.7 mm): centimetres.
 * ``single_iclone/`` (Character Creator): centimetres, header frame time is right. Only some files
   start with a T-pose frame; the others borrow the T-pose of a sibling file with the identical skeleton
   (same joints and offsets), see :func:`find_rest_reference`.
@@ -43,7 +43,7 @@ from .bvh import BvhError, BvhMotion, read_bvh
 from .joint_maps import SKELETONS, identify, map_joints
 
 #: Metres per file unit, per skeleton (see the module docstring for how each was measured).
-METRES_PER_UNIT: dict[str, float] = {"daz": 0.01026, "iclone": 0.01}
+METRES_PER_UNIT: dict[str, float] = {"daz": 0.01, "iclone": 0.01}
 #: True capture rate per source folder where the BVH header is wrong (keyed by the folder's name).
 RATE_OVERRIDES: dict[str, float] = {"bvh_daz": 60.0}
 _CHILDREN: dict[int, list[int]] = {j: [c for c in range(NUM_JOINTS) if PARENTS[c] == j] for j in range(NUM_JOINTS)}
