@@ -19,7 +19,7 @@ NAMES = ("IM_Person_A", "IM_Person_B")
 COLOURS = ((0.85, 0.33, 0.10, 1.0), (0.12, 0.45, 0.80, 1.0))
 #: Joint offsets from the parent joint (m), model axes (Y up, facing +Z, +X = the person's left), T-pose.
 _LEFT_OFFSETS = {
-    "pelvis": (0.0, 0.93, 0.0), "left_hip": (0.06, -0.085, -0.015), "spine1": (0.0, 0.12, -0.03),
+    "pelvis": (0.0, 0.99, 0.0), "left_hip": (0.06, -0.085, -0.015), "spine1": (0.0, 0.12, -0.03),
     "left_knee": (0.04, -0.385, 0.005), "spine2": (0.0, 0.135, 0.025), "left_ankle": (-0.01, -0.42, -0.035),
     "spine3": (0.0, 0.055, 0.0), "left_foot": (0.035, -0.06, 0.125), "neck": (0.0, 0.21, -0.03),
     "left_collar": (0.075, 0.11, -0.02), "head": (0.0, 0.09, 0.05), "left_shoulder": (0.12, 0.045, -0.015),
@@ -111,8 +111,9 @@ def _body_mesh(name: str, segments: list[tuple[str, np.ndarray, np.ndarray]]) ->
 def _material(name: str, colour: tuple[float, float, float, float]) -> Any:
     material = bpy.data.materials.get(name) or bpy.data.materials.new(name)
     material.diffuse_color = colour  # solid-mode viewport colour
-    if material.use_nodes and "Principled BSDF" in material.node_tree.nodes:
-        material.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value = colour
+    nodes = material.node_tree.nodes if material.node_tree else {}
+    if "Principled BSDF" in nodes:  # rendered colour, where the material has Blender's default node tree
+        nodes["Principled BSDF"].inputs["Base Color"].default_value = colour
     return material
 
 

@@ -1,0 +1,182 @@
+"""Baking a real salsa pair onto real rigs: where the evaluated joints land, and what happens to the scene.
+
+Joint positions are read from Blender's depsgraph (what the animator sees), never from our own solver,
+except where a test checks the solver's prediction against Blender on purpose.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+import numpy as np
+import pytest
+from h4_scenes import SALSA_A, SALSA_B, daz_bvh_rig, fresh_scene, joint_world_positions, metarig, mixamo_apose_cm_rig, salsa_clip
+
+from intermask_blender.bake import BakeError, bake_clip
+from intermask_blender.bonemap import bone_map_for
+from intermask_blender.mannequin import COLOURS, NAMES
+from intermask_blender.retarget import Retargeter, pin_feet, clip_world_rotations
+from intermask_blender.rig import Placement, rig_rest
+from intermask_blender.rigs import resolve_rig
+from vendor_models.clip import Clip
+from vendor_models.skeleton import JOINT_INDEX, JOINT_NAMES
+
+FRAMES = 150
+
+
+def _errors(obj: bpy.types.Object, scene: bpy.types.Scene, clip: Clip, person: int, start: int, step: int = 3) -> dict[str, np.ndarray]:
+    """Per joint: distance (m) of the evaluated bone head from the scaled clip joint, every ``step`` keys."""
+    keys = np.arange(0, clip.num_frames, step)
+    got = joint_world_positions(obj, scene, (start + keys).tolist())
+    goal = Placement.stored(obj).to_world(clip.positions[keys, person])
+    return {j: np.linalg.norm(got[j] - goal[:, JOINT_INDEX[j]], axis=-1) for j in got if j in JOINT_INDEX}
+
+
+def _all(errors: dict[str, np.ndarray]) -> np.ndarray:
+    return np.concatenate(list(errors.values()))
+
+
+def test_apose_centimetre_mixamo_rig_lands_on_the_clip_joints() -> None:
+    clip = salsa_clip(FRAMES)
+    scene = fresh_scene()
+    rigs = [mixamo_apose_cm_rig(scene, clip, p, f"Mixamo_{p}") for p in range(2)]
+    report = bake_clip(scene, clip, rigs, name="salsa dance")
+    assert report.frames == FRAMES and report.fps == 30.0 and report.frame_start == 1
+    for person, rig in enumerate(rigs):
+        errors = _all(_errors(rig, scene, clip, person, report.frame_start))
+        assert np.median(errors) < 0.02 and np.percentile(errors, 95) < 0.05, (np.median(errors), np.percentile(errors, 95))
+        assert Placement.stored(rig).scale == pytest.approx(1.1, rel=0.02)  # the rig is 10 % taller than the dancer
+
+
+def test_rigify_metarig_pair(capsys: pytest.CaptureFixture[str]) -> None:
+    """Rigify puts some joints elsewhere than the clip (its collar bone starts at the sternum, its
+    spine.001 15 cm above the hips), so only joints defined alike are held to the 2 cm / 5 cm goal; every
+    bone must still aim at its child's goal, and Blender must agree with the solver to 1 mm."""
+    clip = salsa_clip(FRAMES)
+    scene = fresh_scene()
+    rigs = [metarig(scene), metarig(scene)]
+    report = bake_clip(scene, clip, rigs, name="salsa dance")
+    for person, rig in enumerate(rigs):
+        errors = _errors(rig, scene, clip, person, report.frame_start)
+        ends = np.concatenate([errors[j] for j in ("pelvis", "left_ankle", "right_ankle", "left_wrist", "right_wrist", "neck")])
+        assert np.median(ends) < 0.02 and np.percentile(ends, 95) < 0.05
+        every = _all(errors)
+        with capsys.disabled():
+            print(f"\nrigify person {person}: all joints median {np.median(every) * 100:.1f} cm, p95 {np.percentile(every, 95) * 100:.1f} cm")
+        solver = Retargeter(rig_rest(rig, bone_map_for(rig)))
+        placement = Placement.stored(rig)
+        one = clip.person(person)
+        predicted = solver.solve(pin_feet(placement.to_world(one.positions[:, 0]), one.contacts[:, 0], 30.0), clip_world_rotations(one.rotations[:, 0]))
+        for joint, bone in bone_map_for(rig).bones.items():
+            frames = [report.frame_start, report.frame_start + 77]
+            got = joint_world_positions(rig, scene, frames)[joint]
+            expected = predicted.heads[[0, 77], predicted.bone_names.index(bone)]
+            np.testing.assert_allclose(got, expected, atol=1e-3, err_msg=joint)
+        got = joint_world_positions(rig, scene, list(range(1, FRAMES, 5)))
+        goal = placement.to_world(clip.positions[::5, person])
+        for joint, child in (("spine1", "spine2"), ("left_collar", "left_shoulder"), ("right_elbow", "right_wrist"), ("neck", "head")):
+            # each bone aims from where its head is at its child's goal (the scaled clip joint)
+            bone_dir = got[child] - got[joint]
+            aim_dir = goal[:, JOINT_INDEX[child]] - got[joint]
+            cos = np.sum(bone_dir * aim_dir, -1) / np.linalg.norm(bone_dir, axis=-1) / np.linalg.norm(aim_dir, axis=-1)
+            assert np.degrees(np.arccos(np.clip(cos, -1, 1))).max() < 1.0, joint
+
+
+def test_bvh_rig_keeps_its_own_action_in_the_nla_stack(tmp_path: Path) -> None:
+    clip = salsa_clip(FRAMES)
+    scene = fresh_scene()
+    rigs = [daz_bvh_rig(scene, tmp_path, SALSA_A), daz_bvh_rig(scene, tmp_path, SALSA_B)]
+    old = rigs[0].animation_data.action
+    old_keys = sum(len(fc.keyframe_points) for fc in old.layers[0].strips[0].channelbags[0].fcurves)
+    report = bake_clip(scene, clip, rigs, name="salsa dance")
+    adt = rigs[0].animation_data
+    assert adt.action.name == report.actions[0] == "salsa dance - 01"
+    assert adt.action_slot is not None and adt.action_slot.target_id_type == "OBJECT"
+    strips = [s for track in adt.nla_tracks for s in track.strips]
+    assert [s.action for s in strips] == [old]
+    assert sum(len(fc.keyframe_points) for fc in old.layers[0].strips[0].channelbags[0].fcurves) == old_keys
+    assert rigs[0].pose.bones["lThigh"].rotation_mode != "QUATERNION"  # Euler bones get Euler keys
+    paths = {fc.data_path for fc in adt.action.layers[0].strips[0].channelbags[0].fcurves}
+    assert 'pose.bones["lThigh"].rotation_euler' in paths and 'pose.bones["hip"].location' in paths
+    for person, rig in enumerate(rigs):
+        errors = _all(_errors(rig, scene, clip, person, report.frame_start))
+        assert np.median(errors) < 0.02 and np.percentile(errors, 95) < 0.05
+
+
+def test_scene_fps_24_resamples_and_keys_start_at_the_current_frame() -> None:
+    clip = salsa_clip(FRAMES)
+    scene = fresh_scene(fps=24)
+    scene.frame_set(37)
+    rigs = [mixamo_apose_cm_rig(scene, clip, p, f"Mixamo_{p}") for p in range(2)]
+    report = bake_clip(scene, clip, rigs, name="salsa dance")
+    assert report.frame_start == 37 and report.fps == 24.0
+    assert report.frames == int((FRAMES - 1) * 24 / 30) + 1
+    fcurve = bpy.data.actions[report.actions[0]].layers[0].strips[0].channelbags[0].fcurves[0]
+    assert fcurve.keyframe_points[0].co[0] == 37 and fcurve.keyframe_points[-1].co[0] == report.frame_end
+    assert scene.frame_end >= report.frame_end
+    # scene frame 37 + k shows clip time k / 24 s: compare on frames where that is a whole 30 fps frame
+    keys = np.arange(0, report.frames, 4)  # k = 4 n ↔ clip frame 5 n
+    got = joint_world_positions(rigs[1], scene, (37 + keys).tolist())
+    goal = Placement.stored(rigs[1]).to_world(clip.positions[keys * 30 // 24, 1])
+    errors = np.concatenate([np.linalg.norm(got[j] - goal[:, JOINT_INDEX[j]], axis=-1) for j in got])
+    assert np.median(errors) < 0.02 and np.percentile(errors, 95) < 0.05
+
+
+def test_unmappable_armature_is_refused_naming_the_missing_joints() -> None:
+    scene = fresh_scene()
+    armature = bpy.data.objects.new("Crane", bpy.data.armatures.new("Crane"))
+    scene.collection.objects.link(armature)
+    bpy.context.view_layer.objects.active = armature
+    bpy.ops.object.mode_set(mode="EDIT")
+    for name in ("mast", "jib", "hook"):
+        armature.data.edit_bones.new(name).tail = (0, 0, 1)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    with pytest.raises(BakeError, match=r"'Crane' cannot be retargeted: no bone found for pelvis, left_hip, .*left_wrist"):
+        bake_clip(scene, salsa_clip(10).person(0), [armature], name="x")
+    assert armature.animation_data is None
+
+
+def test_bad_calls_get_clear_errors() -> None:
+    scene = fresh_scene()
+    rig = metarig(scene)
+    with pytest.raises(BakeError, match="2 people but 1 armatures"):
+        bake_clip(scene, salsa_clip(10), [rig], name="x")
+    light = bpy.data.objects.new("Lamp", bpy.data.lights.new("Lamp", "POINT"))
+    with pytest.raises(BakeError, match="'Lamp' is not an armature"):
+        bake_clip(scene, salsa_clip(10).person(0), [light], name="x")
+    with pytest.raises(BakeError, match="reduce_error"):
+        bake_clip(scene, salsa_clip(10).person(0), [rig], name="x", reduce_error=-1)
+
+
+def test_key_reduction_drops_keys_within_the_stated_error() -> None:
+    clip = salsa_clip(FRAMES).person(0)
+    scene = fresh_scene()
+    dense, sparse = metarig(scene), metarig(scene)
+    bake_clip(scene, clip, [dense], name="dense")
+    report = bake_clip(scene, clip, [sparse], name="sparse", reduce_error=1.0)
+
+    def key_count(obj: bpy.types.Object) -> int:
+        return sum(len(fc.keyframe_points) for fc in obj.animation_data.action.layers[0].strips[0].channelbags[0].fcurves)
+
+    assert key_count(sparse) < 0.6 * key_count(dense)
+    frames = list(range(report.frame_start, report.frame_end + 1, 2))
+    a, b = joint_world_positions(dense, scene, frames), joint_world_positions(sparse, scene, frames)
+    gaps = np.concatenate([np.linalg.norm(a[j] - b[j], axis=-1) for j in a])
+    assert np.percentile(gaps, 95) < 0.03 and gaps.max() < 0.06  # 1° per bone, compounded along a chain
+
+
+def test_mannequins_carry_joint_names_skinned_capsules_and_two_colours() -> None:
+    scene = fresh_scene()
+    people = [resolve_rig("mannequin", scene, p) for p in range(2)]
+    assert [p.name for p in people] == list(NAMES)
+    for person, armature in enumerate(people):
+        assert sorted(b.name for b in armature.data.bones) == sorted(JOINT_NAMES)
+        body = armature.children[0]
+        assert body.type == "MESH" and body.modifiers["Armature"].object == armature
+        assert {g.name for g in body.vertex_groups} == set(JOINT_NAMES)
+        assert tuple(body.data.materials[0].diffuse_color) == pytest.approx(COLOURS[person])
+        feet = min(v.co.z for v in body.data.vertices)
+        assert -0.05 < feet < 0.05  # stands on the floor
+    report = bake_clip(scene, salsa_clip(60), people, name="salsa dance")
+    assert report.actions == ["salsa dance - IM_Person_A", "salsa dance - IM_Person_B"]
