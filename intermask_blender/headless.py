@@ -64,6 +64,8 @@ def _check_args(args: argparse.Namespace, react: bool) -> None:
         raise ValueError("react takes at most one --rig (for person B)" if react else "at most two --rig options")
     if not 1 <= args.variation <= args.variations:
         raise ValueError(f"--variation {args.variation} is not among the {args.variations} variations")
+    if args.checkpoint is not None and not args.checkpoint.is_dir():
+        raise ValueError(f"checkpoint folder not found: {args.checkpoint}")
     if not react and not protocol.MIN_SECONDS <= args.seconds <= protocol.MAX_SECONDS:
         raise ValueError(f"--seconds must be within {protocol.MIN_SECONDS:g}-{protocol.MAX_SECONDS:g}, not {args.seconds:g}")
 
