@@ -1,0 +1,121 @@
+"""Reading animated armatures back into clips (the reaction input), whatever drives them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+import numpy as np
+import pytest
+from h4_scenes import SALSA_A, daz_bvh_rig, fresh_scene, metarig, mixamo_apose_cm_rig, salsa_clip
+
+from intermask_blender.bake import bake_clip, read_clip
+from intermask_blender.bonemap import bone_map_for
+from intermask_blender.retarget import pin_feet
+from intermask_blender.rig import PLACEMENT_KEY
+from vendor_models.clip import ClipError
+from vendor_models.data.convert import convert
+from vendor_models.rotations import quat_angle
+from vendor_models.skeleton import JOINT_INDEX
+
+FRAMES = 120
+
+
+@pytest.mark.parametrize(("fps", "tolerance"), [(30, 0.01), (24, 0.025)])
+def test_bake_then_read_back_returns_the_clip(fps: int, tolerance: float) -> None:
+    """Baking pins planted feet on purpose, so the round trip must return the clip with pinned feet: within
+    1 cm at 30 fps; at 24 fps the motion is also sampled 30 → 24 → 30 fps, which costs ~1-2 cm on fast arms."""
+    clip = salsa_clip(FRAMES)
+    scene = fresh_scene(fps=fps)
+    scene.frame_set(11)
+    rigs = [mixamo_apose_cm_rig(scene, clip, p, f"Mixamo_{p}") for p in range(2)]
+    report = bake_clip(scene, clip, rigs, name="salsa dance")
+    for person, rig in enumerate(rigs):
+        back = read_clip(rig, scene, report.frame_start, report.frame_end)
+        assert back.fps == 30.0 and back.num_people == 1
+        count = back.num_frames
+        assert abs(count - FRAMES) <= 1
+        expected = pin_feet(clip.positions[:, person], clip.contacts[:, person], 30.0)[:count]
+        error = np.linalg.norm(back.positions[:, 0] - expected, axis=-1)
+        assert np.percentile(error, 95) < tolerance, np.percentile(error, 95)
+        angle = np.degrees(quat_angle(back.rotations[:, 0], clip.rotations[:count, person]))
+        assert np.median(angle) < 1.0
+
+
+def test_read_back_of_rigify_inverts_placement_exactly() -> None:
+    """Rigify's joints are not the clip's, but reading must map world → clip space exactly as baking did."""
+    clip = salsa_clip(FRAMES).person(1)
+    scene = fresh_scene()
+    rig = metarig(scene)
+    rig.location = (3.0, -2.0, 0.5)
+    rig.rotation_euler.z = 1.0
+    bake_clip(scene, clip, [rig], name="follow")
+    back = read_clip(rig, scene, 1, FRAMES)
+    bones = bone_map_for(rig).bones
+    scale, *origin = rig[PLACEMENT_KEY]
+    for frame in (1, 60):
+        scene.frame_set(frame)
+        for joint in ("pelvis", "left_wrist", "right_ankle", "head"):
+            world = np.array(rig.matrix_world @ rig.pose.bones[bones[joint]].head)
+            model = back.positions[frame - 1, 0, JOINT_INDEX[joint]]
+            blender = np.array([model[0], -model[2], model[1]]) * scale + np.array(origin)
+            np.testing.assert_allclose(blender, world, atol=1e-4)
+    ends = [JOINT_INDEX[j] for j in ("pelvis", "left_wrist", "right_wrist", "left_ankle", "right_ankle")]
+    error = np.linalg.norm(back.positions[:, 0, ends] - clip.positions[:, 0, ends], axis=-1)
+    assert np.median(error) < 0.01
+
+
+def test_reads_nla_only_and_constraint_driven_armatures() -> None:
+    clip = salsa_clip(FRAMES).person(0)
+    scene = fresh_scene()
+    source, follower = metarig(scene), metarig(scene)
+    bake_clip(scene, clip, [source], name="lead")
+    from_action = read_clip(source, scene, 1, FRAMES)
+    adt = source.animation_data
+    track = adt.nla_tracks.new()
+    strip = track.strips.new("lead", 1, adt.action)
+    strip.action_slot = adt.action_slot
+    adt.action = None
+    from_nla = read_clip(source, scene, 1, FRAMES)
+    np.testing.assert_allclose(from_nla.positions, from_action.positions, atol=1e-4)
+    for bone in follower.pose.bones:  # no keys at all: every bone copies the source's bone in world space
+        constraint = bone.constraints.new("COPY_TRANSFORMS")
+        constraint.target, constraint.subtarget = source, bone.name
+    follower[PLACEMENT_KEY] = source[PLACEMENT_KEY]
+    assert follower.animation_data is None
+    from_constraints = read_clip(follower, scene, 1, FRAMES)
+    np.testing.assert_allclose(from_constraints.positions, from_action.positions, atol=1e-3)
+
+
+def test_unbaked_bvh_rig_reads_like_our_converter(tmp_path: Path) -> None:
+    """Blender's import of a real BVH, read with no stored placement, has the body shape our converter
+    makes of the same file: joint-to-joint distances agree once both are divided by leg length."""
+    scene = fresh_scene(fps=60)  # the salsa capture rate (the header's 120 fps is wrong, see SOURCES.md)
+    rig = daz_bvh_rig(scene, tmp_path, SALSA_A, frames=61)
+    back = read_clip(rig, scene, 2, 61)  # scene frame 1 is the T-pose frame 0
+    reference = convert([SALSA_A]).positions[: back.num_frames, 0]
+    got = back.positions[:, 0]
+
+    def shape(p: np.ndarray) -> np.ndarray:
+        legs = np.linalg.norm(p[:, 4] - p[:, 1], axis=-1) + np.linalg.norm(p[:, 7] - p[:, 4], axis=-1)
+        return np.linalg.norm(p[:, :, None] - p[:, None, :], axis=-1) / legs[:, None, None]
+
+    mapped = [JOINT_INDEX[j] for j in bone_map_for(rig).bones if j in JOINT_INDEX]
+    difference = np.abs(shape(got)[:, mapped][:, :, mapped] - shape(reference)[:, mapped][:, :, mapped])
+    assert back.num_frames == 30
+    assert np.percentile(difference, 95) < 0.01
+    height = got[:, JOINT_INDEX["pelvis"], 1]
+    assert 0.8 < np.median(height) < 1.1  # typical-leg placement: a standing adult's pelvis height
+
+
+def test_read_errors_name_the_problem() -> None:
+    scene = fresh_scene()
+    empty = bpy.data.objects.new("Target", None)
+    with pytest.raises(ClipError, match="'Target' is not an armature"):
+        read_clip(empty, scene, 1, 10)
+    rig = metarig(scene)
+    with pytest.raises(ClipError, match="frame range 10..5 is empty"):
+        read_clip(rig, scene, 10, 5)
+    rig.data.bones["hand.L"].name = "paw"
+    with pytest.raises(ClipError, match="no bone found for left_wrist"):
+        read_clip(rig, scene, 1, 10)
