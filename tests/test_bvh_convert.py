@@ -168,6 +168,21 @@ def test_build_cache_and_split(tmp_path: Path) -> None:
     assert Clip.load(cache / "salsa_10.npz").num_people == 2
 
 
+def test_load_split_rebuilds_missing_clips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "cmu"
+    (data / "single_iclone").mkdir(parents=True)
+    (data / "pairs.tsv").write_text((DATA / "pairs.tsv").read_text().splitlines()[0] + "\n")
+    shutil.copy(SINGLE, data / "single_iclone")
+    monkeypatch.setattr(B, "SPLIT_FILE", tmp_path / "split.json")
+    cache = tmp_path / "clips"
+    B.build(cache, data, log=lambda message: None)
+    (cache / "single_007_12.npz").unlink()
+    assert B.load_split("train", people=1, cache=cache, data=data) == [cache / "single_007_12.npz"]
+    assert (cache / "single_007_12.npz").is_file() and B.load_split("train", people=2, cache=cache, data=data) == []
+    with pytest.raises(ValueError, match="unknown split"):
+        B.load_split("training", cache=cache, data=data)
+
+
 def test_committed_split_follows_the_rule() -> None:
     split = B.read_split()
     assert split["val"][:1] == ["salsa_13"] and split["test"][:2] == ["salsa_14", "salsa_15"]

@@ -120,7 +120,7 @@ def build_item(item: Item, cache: Path) -> tuple[Path | None, str]:
     return target, f"{item.name}: {clip.num_frames} frames × {clip.num_people} people"
 
 
-def write_split(items: list[Item], skipped: set[str], path: Path = SPLIT_FILE) -> dict[str, Any]:
+def write_split(items: list[Item], skipped: set[str], path: Path) -> dict[str, Any]:
     """Write split.json (only when its content changes, so the committed file stays stable)."""
     split: dict[str, Any] = {
         "rule": "salsa trial 13 val, 14-15 test, rest train; singles: trial ending in 9 val, in 0 test, rest train",
@@ -135,7 +135,7 @@ def write_split(items: list[Item], skipped: set[str], path: Path = SPLIT_FILE) -
 
 def build(
     cache: Path | None = None, data: Path | None = None, force: bool = False, log: Any = print,
-    split_file: Path = SPLIT_FILE,
+    split_file: Path | None = None,
 ) -> dict[str, Any]:
     """Convert every clip missing from the cache (all with ``force``) and write the split."""
     cache = Path(cache or DEFAULT_CACHE)
@@ -156,7 +156,7 @@ def build(
     if not force:
         skipped |= {i.name for i in items if not (cache / f"{i.name}.npz").is_file()}
     log(f"built {cache} in {time.perf_counter() - start:.1f} s")
-    return write_split(items, skipped, split_file)
+    return write_split(items, skipped, split_file or SPLIT_FILE)
 
 
 def read_split() -> dict[str, Any]:
@@ -176,11 +176,11 @@ def ensure_cache(cache: Path | None = None, data: Path | None = None) -> Path:
     return cache
 
 
-def load_split(name: str, people: int | None = None, cache: Path | None = None) -> list[Path]:
+def load_split(name: str, people: int | None = None, cache: Path | None = None, data: Path | None = None) -> list[Path]:
     """Clip paths of one split ("train", "val", "test"); ``people`` = 2 for pairs only, 1 for singles only."""
     if name not in SPLITS:
         raise ValueError(f"unknown split {name!r}; expected one of {SPLITS}")
-    folder = ensure_cache(cache)
+    folder = ensure_cache(cache, data)
     names = read_split()[name]
     if people == 2:
         names = [n for n in names if n.startswith("salsa_")]
