@@ -5,7 +5,8 @@ process generates, this process (bpy, no torch) builds or imports the rigs, bake
 
     intermask generate "PROMPT" --seconds 6 --seed 1 --out scene.blend [--rig SPEC [--rig SPEC]]
                        [--save-clip clip.npz] [--json]
-    intermask react --partner FILE.bvh|FILE.blend:OBJECT "PROMPT" --out scene.blend [--rig SPEC] [...]
+    intermask react --partner FILE.bvh|FILE.blend:OBJECT "PROMPT" --out scene.blend [--rig SPEC]
+                    [--partner-fps FPS] [--partner-frames A:B] [...]
 
 SPEC is ``mannequin`` (default), ``rigify``, ``FILE.blend:OBJECT``, ``FILE.fbx`` or ``FILE.bvh``; one
 ``--rig`` serves both people, two are person A and B. In ``react`` the partner is person A and ``--rig``
@@ -39,6 +40,11 @@ def _parser(command: str) -> argparse.ArgumentParser:
     parser.add_argument("prompt", help="what the two people do")
     if command == "react":
         parser.add_argument("--partner", required=True, help="the animated partner: FILE.bvh or FILE.blend:OBJECT")
+        parser.add_argument("--partner-fps", type=float,
+                            help="frames per second of the partner's keys (default: the BVH header's, else 30)")
+        parser.add_argument("--partner-frames", metavar="A:B",
+                            help=f"the partner's frames to react to (default: from its first key, at most "
+                                 f"{protocol.MAX_SECONDS:g} s)")
     else:
         parser.add_argument("--seconds", type=float, default=6.0,
                             help=f"length, {protocol.MIN_SECONDS:g}-{protocol.MAX_SECONDS:g} s (default 6)")
@@ -90,14 +96,45 @@ def _new_scene(fps: int = 30) -> bpy.types.Scene:
     return scene
 
 
-def _partner(spec: str, scene: bpy.types.Scene, out_dir: Path) -> tuple[bpy.types.Object, int, Path]:
-    """Import the partner rig with its animation and read it into a one-person clip file."""
-    partner = rigs.resolve_rig(spec, scene, 0)
+def bvh_frame_rate(path: Path) -> float:
+    """The rate a BVH file's header states (its ``Frame Time:`` line)."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if line.strip().lower().startswith("frame time:"):
+                frame_time = float(line.split(":", 1)[1])
+                if frame_time > 0:
+                    return 1.0 / frame_time
+    raise ValueError(f"{path}: no valid 'Frame Time:' line in the BVH header")
+
+
+def _frame_window(text: str | None, action_range: tuple[int, int], fps: float) -> tuple[int, int]:
+    first, last = action_range
+    if text:
+        try:
+            first, last = (int(part) for part in text.split(":"))
+        except ValueError:
+            raise ValueError(f"--partner-frames must look like 10:250, not {text!r}") from None
+        if last <= first:
+            raise ValueError(f"--partner-frames {text}: the end must come after the start")
+    return first, min(last, first + int(protocol.MAX_SECONDS * fps) - 1)
+
+
+def _partner(args: argparse.Namespace, scene: bpy.types.Scene, out_dir: Path) -> tuple[bpy.types.Object, int, Path]:
+    """Import the partner rig with its animation and read it into a one-person clip file.
+
+    Imported keys sit one per scene frame, so the scene runs at the partner's own rate: the partner
+    plays in real time and the generated person is baked at that rate too."""
+    fps = args.partner_fps
+    if fps is None:
+        fps = bvh_frame_rate(Path(args.partner)) if args.partner.lower().endswith(".bvh") else 30.0
+    if not 1.0 <= fps <= 1000.0:
+        raise ValueError(f"--partner-fps must be between 1 and 1000, not {fps:g}")
+    scene.render.fps, scene.render.fps_base = round(fps), round(fps) / fps
+    partner = rigs.resolve_rig(args.partner, scene, 0)
     anim = partner.animation_data
     if anim is None or anim.action is None:
-        raise ValueError(f"the partner '{spec}' has no animation")
-    first, last = (int(round(f)) for f in anim.action.frame_range)
-    last = min(last, first + int(protocol.MAX_SECONDS * scene.render.fps / scene.render.fps_base) - 1)
+        raise ValueError(f"the partner '{args.partner}' has no animation")
+    first, last = _frame_window(args.partner_frames, tuple(int(round(f)) for f in anim.action.frame_range), fps)
     scene.frame_start, scene.frame_end, scene.frame_current = first, last, first
     path = bake.read_clip(partner, scene, first, last).save(out_dir / "partner.npz")
     return partner, first, path
@@ -116,7 +153,7 @@ def run(command: str, args: argparse.Namespace) -> dict[str, Any]:
                                   out_dir=str(out_dir))
     try:
         if react:
-            partner, first, partner_path = _partner(args.partner, scene, out_dir)
+            partner, first, partner_path = _partner(args, scene, out_dir)
             result, gen_s = _generate(client, protocol.React(partner=str(partner_path), **common))
             people: list[bpy.types.Object | None] = [partner, None]
         else:
