@@ -35,7 +35,11 @@ def main(argv: list[str]) -> int:
                 raise ClipError(f"convert takes one or two BVH files, got {len(args.bvh)}")
             clip = convert(args.bvh, fps=args.fps, meta={"prompt": args.prompt} if args.prompt else None)
             path = clip.save(args.out)
-            print(f"wrote {path}: {clip.num_frames} frames at {clip.fps:g} fps, {clip.num_people} people")
+            rates = ", ".join(
+                f"{p['file']} read at {p['source_fps']:g} fps (header {p['header_fps']:g}), rest pose {p['rest']}"
+                for p in clip.meta["people"]
+            )
+            print(f"wrote {path}: {clip.num_frames} frames at {clip.fps:g} fps, {clip.num_people} people; {rates}")
         else:
             from .build import build
 
