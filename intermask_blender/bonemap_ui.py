@@ -4,6 +4,9 @@ The guess comes from :mod:`bonemap` presets; an override (stored on the armature
 :mod:`bonemap`) replaces the guess for one joint and travels with the .blend file.
 """
 
+# fake-bpy-module types every context member as Optional and RNA collections as unions of all ID types:
+# mypy: disable-error-code="union-attr,override,attr-defined,assignment"
+
 from __future__ import annotations
 
 import bpy

@@ -13,6 +13,9 @@ SPEC is ``mannequin`` (default), ``rigify``, ``FILE.blend:OBJECT``, ``FILE.fbx``
 is the rig of the generated person B.
 """
 
+# fake-bpy-module types every context member as Optional and RNA collections as unions of all ID types:
+# mypy: disable-error-code="union-attr,override,attr-defined,assignment"
+
 from __future__ import annotations
 
 import argparse
@@ -90,7 +93,7 @@ def _generate(client: WorkerClient, request: protocol.Generate | protocol.React)
 def _new_scene(fps: int = 30) -> bpy.types.Scene:
     """An empty scene at the model's frame rate (no default cube in the delivered file)."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    scene = bpy.context.scene
+    scene = bpy.data.scenes[0]
     scene.render.fps, scene.render.fps_base = fps, 1.0
     scene.frame_start = scene.frame_current = 1
     return scene
@@ -134,7 +137,8 @@ def _partner(args: argparse.Namespace, scene: bpy.types.Scene, out_dir: Path) ->
     anim = partner.animation_data
     if anim is None or anim.action is None:
         raise ValueError(f"the partner '{args.partner}' has no animation")
-    first, last = _frame_window(args.partner_frames, tuple(int(round(f)) for f in anim.action.frame_range), fps)
+    start, end = anim.action.frame_range
+    first, last = _frame_window(args.partner_frames, (int(round(start)), int(round(end))), fps)
     scene.frame_start, scene.frame_end, scene.frame_current = first, last, first
     path = bake.read_clip(partner, scene, first, last).save(out_dir / "partner.npz")
     return partner, first, path

@@ -6,6 +6,9 @@ How long each tick takes is recorded, because a slow tick is a UI stall the anim
 Nothing here touches the scene's objects: a failed or cancelled job leaves the scene as it was.
 """
 
+# fake-bpy-module types every context member as Optional and RNA collections as unions of all ID types:
+# mypy: disable-error-code="union-attr,override,attr-defined,assignment"
+
 from __future__ import annotations
 
 import atexit

@@ -4,11 +4,15 @@ Generate only starts a job (the scene is not touched until Apply); Apply is the 
 changes the scene, and it does so as a single undo step.
 """
 
+# fake-bpy-module types every context member as Optional and RNA collections as unions of all ID types:
+# mypy: disable-error-code="union-attr,override,attr-defined,assignment"
+
 from __future__ import annotations
 
 import random
 import tempfile
 from pathlib import Path
+from typing import cast
 
 import bpy
 
@@ -19,6 +23,11 @@ from .seam import protocol
 
 #: Errors a button turns into a report; anything else is a bug and may show a traceback.
 USER_ERRORS = (ValueError, RuntimeError, OSError, clipmod.ClipError)
+
+
+def _scene(context: bpy.types.Context) -> bpy.types.Scene:
+    """The operator's scene: never None while an operator runs, whatever the type stubs say."""
+    return cast(bpy.types.Scene, context.scene)
 
 
 def _fail(op: bpy.types.Operator, settings: bpy.types.PropertyGroup, message: str) -> set[str]:
@@ -74,7 +83,7 @@ class INTERMASK_OT_generate(bpy.types.Operator):
                 request = protocol.React(partner=str(path), **common)  # type: ignore[arg-type]
             else:
                 request = protocol.Generate(prompts=prompts, seconds=settings.seconds, **common)  # type: ignore[arg-type]
-            job.start(context.scene, request, config, partner=partner_name)
+            job.start(_scene(context), request, config, partner=partner_name)
         except (WorkerPythonError, job.JobError, bake.BakeError, *USER_ERRORS) as exc:
             return _fail(self, settings, str(exc))
         self.report({"INFO"}, f"InterMask: generating '{prompt}'")
@@ -110,12 +119,12 @@ class INTERMASK_OT_apply(bpy.types.Operator):
         return not job.busy() and len(context.scene.intermask.results) > 0
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        scene = context.scene
+        scene = _scene(context)
         settings = scene.intermask
         paths = [item.name for item in settings.results]
         try:
             clip = results.load_variation(paths, settings.variation)
-            preview.discard(context.scene)
+            preview.discard(_scene(context))
             report = results.bake_result(scene, clip, settings.result_mode,
                                          [settings.armature_a, settings.armature_b],
                                          name=settings.result_prompt or "InterMask")
@@ -143,7 +152,7 @@ class INTERMASK_OT_preview(bpy.types.Operator):
         settings = context.scene.intermask
         try:
             clip = results.load_variation([item.name for item in settings.results], settings.variation)
-            preview.show(context.scene, clip, settings.variation)
+            preview.show(_scene(context), clip, settings.variation)
         except (results.ResultError, bake.BakeError, *USER_ERRORS) as exc:
             return _fail(self, settings, str(exc))
         settings.status = f"Previewing variation {settings.variation} (stick figures in '{preview.COLLECTION}')"
@@ -163,7 +172,7 @@ class INTERMASK_OT_discard_preview(bpy.types.Operator):
         return preview.COLLECTION in bpy.data.collections
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        preview.discard(context.scene)
+        preview.discard(_scene(context))
         return {"FINISHED"}
 
 

@@ -1,6 +1,9 @@
 """View3D > Sidebar > InterMask: prompt and settings, Generate/Cancel with live progress, variations,
 preview and Apply; sub-panels for the sampler's advanced settings and per-armature bone-map overrides."""
 
+# fake-bpy-module types every context member as Optional and RNA collections as unions of all ID types:
+# mypy: disable-error-code="union-attr,override,attr-defined,assignment"
+
 from __future__ import annotations
 
 import bpy
@@ -8,13 +11,15 @@ import bpy
 from . import bonemap_ui, job, operators, preview
 
 
-class _InterMaskPanel:
+class _InterMaskPanel(bpy.types.Panel):
+    """Where every InterMask panel lives (a base, never registered itself)."""
+
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "InterMask"
 
 
-class IM_PT_main(_InterMaskPanel, bpy.types.Panel):
+class IM_PT_main(_InterMaskPanel):
     bl_label = "InterMask"
     bl_idname = "IM_PT_main"
 
@@ -76,7 +81,7 @@ class IM_PT_main(_InterMaskPanel, bpy.types.Panel):
         layout.operator(operators.INTERMASK_OT_unload.bl_idname, icon="UNLINKED")
 
 
-class IM_PT_advanced(_InterMaskPanel, bpy.types.Panel):
+class IM_PT_advanced(_InterMaskPanel):
     bl_label = "Advanced"
     bl_parent_id = "IM_PT_main"
     bl_options = {"DEFAULT_CLOSED"}
@@ -89,7 +94,7 @@ class IM_PT_advanced(_InterMaskPanel, bpy.types.Panel):
         col.prop(settings, "steps")
 
 
-class IM_PT_bonemap(_InterMaskPanel, bpy.types.Panel):
+class IM_PT_bonemap(_InterMaskPanel):
     """Which target bone each of the 22 joints drives, with the animator's overrides."""
 
     bl_label = "Bone Map"

@@ -5,6 +5,9 @@
 Both run as background processes polled by a timer, so the preferences window never freezes.
 """
 
+# fake-bpy-module types every context member as Optional and RNA collections as unions of all ID types:
+# mypy: disable-error-code="union-attr,override,attr-defined,assignment"
+
 from __future__ import annotations
 
 import json

@@ -6,6 +6,9 @@ limb bone per parent→child pair that follows its two joints with Copy Location
 lives in the ``IM_Preview`` collection and is removed by :func:`discard` (on Apply or Discard).
 """
 
+# fake-bpy-module types every context member as Optional and RNA collections as unions of all ID types:
+# mypy: disable-error-code="union-attr,override,attr-defined,assignment"
+
 from __future__ import annotations
 
 import bpy

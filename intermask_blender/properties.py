@@ -5,6 +5,9 @@ datablock (written in Blender's Text Editor) instead. With "One line per person"
 non-empty lines are the prompts of person A and person B; otherwise all its lines form one prompt.
 """
 
+# fake-bpy-module types every context member as Optional and RNA collections as unions of all ID types:
+# mypy: disable-error-code="union-attr,override,attr-defined,assignment"
+
 from __future__ import annotations
 
 import bpy

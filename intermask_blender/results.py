@@ -4,6 +4,9 @@ A generate job's clip holds both people (A, B). A react job keeps the partner (p
 animated, so only person B is baked. An empty rig slot gets the built-in mannequin.
 """
 
+# fake-bpy-module types every context member as Optional and RNA collections as unions of all ID types:
+# mypy: disable-error-code="union-attr,override,attr-defined,assignment"
+
 from __future__ import annotations
 
 from pathlib import Path

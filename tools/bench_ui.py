@@ -10,6 +10,9 @@ mean tick, the time Generate's button takes to return, and Apply (the bake, whic
 thread by design) for the clip length asked for.
 """
 
+# fake-bpy-module types every context member as Optional and RNA collections as unions of all ID types:
+# mypy: disable-error-code="union-attr,override,attr-defined,assignment"
+
 from __future__ import annotations
 
 import argparse
