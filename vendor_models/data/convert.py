@@ -218,6 +218,26 @@ def resample(positions: np.ndarray, quats: np.ndarray, src_fps: float, dst_fps: 
     return pos, quat_normalize((1 - w) * a + w * b)
 
 
+#: Joint speed (m/s) below which a recording counts as settled; see :func:`settled_start`.
+SETTLED_SPEED = 5.0
+#: Skeletons whose files blend out of the T-pose over the first motion frames (measured on all 28 cgspeed
+#: salsa files: hands at 9-14 m/s for 3 frames at 60 fps, then < 4 m/s). A brisk walk legitimately
+#: reaches 7 m/s at the feet, so the trim is limited to these.
+BLENDS_FROM_TPOSE = {"daz"}
+
+
+def settled_start(positions: list[np.ndarray], fps: float, window_s: float = 0.5) -> int:
+    """First frame, within the first ``window_s`` seconds, from which no joint of anyone moves faster
+    than :data:`SETTLED_SPEED` to the next frame (0 when none qualifies).
+
+    The cgspeed salsa files blend out of the T-pose over their first motion frames (hands move at
+    ~14 m/s for 3 frames at 60 fps); those frames are not motion and are dropped.
+    """
+    steps = [np.linalg.norm(np.diff(p[: int(window_s * fps) + 2], axis=0), axis=-1).max(axis=-1) * fps for p in positions]
+    calm = np.max(np.stack(steps), axis=0) < SETTLED_SPEED
+    return int(np.argmax(calm)) if calm.any() else 0
+
+
 def convert(paths: list[str | Path], fps: float | None = None, meta: dict[str, Any] | None = None) -> Clip:
     """One BVH (a single person) or two (a pair sharing one world frame) → a 30 fps model-space clip.
 
@@ -232,11 +252,13 @@ def convert(paths: list[str | Path], fps: float | None = None, meta: dict[str, A
         raise BvhError(
             "partner files differ: " + ", ".join(f"{p.info['file']} has {n} motion frames at {p.fps:g} fps" for p, n in zip(people, counts))
         )
-    resampled = [resample(p.positions, local_rotations(p.world), p.fps) for p in people]
+    blends = all(p.info["skeleton"] in BLENDS_FROM_TPOSE and p.info["rest"] == "frame 0" for p in people)
+    start = settled_start([p.positions for p in people], people[0].fps) if blends else 0
+    resampled = [resample(p.positions[start:], local_rotations(p.world[start:]), p.fps) for p in people]
     positions = np.stack([r[0] for r in resampled], axis=1)
     rotations = np.stack([r[1] for r in resampled], axis=1)
     positions, rotations = canonicalise(positions, rotations, shared_floor=True)
     contacts = np.moveaxis(detect_contacts(np.moveaxis(positions, 1, 0)), 0, 1)
     info = dict(meta or {})
-    info.update({"source": "cmu", "people": [p.info for p in people], "model": "mocap"})
+    info.update({"source": "cmu", "people": [p.info for p in people], "model": "mocap", "unsettled_frames_dropped": start})
     return Clip(positions, rotations, contacts, FPS, info)
