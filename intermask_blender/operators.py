@@ -122,14 +122,20 @@ class INTERMASK_OT_apply(bpy.types.Operator):
         scene = _scene(context)
         settings = scene.intermask
         paths = [item.name for item in settings.results]
+        rigs_by_person = [settings.armature_a, settings.armature_b]
         try:
             clip = results.load_variation(paths, settings.variation)
-            preview.discard(_scene(context))
-            report = results.bake_result(scene, clip, settings.result_mode,
-                                         [settings.armature_a, settings.armature_b],
+            slots = results.people_to_bake(clip, settings.result_mode)[1]
+            partner = scene.objects.get(settings.result_partner)
+            if settings.result_mode == "REACT" and partner is not None and rigs_by_person[1] == partner:
+                raise results.ResultError(f"Person B's rig '{partner.name}' is the partner itself: pick another rig")
+            report = results.bake_result(scene, clip, settings.result_mode, rigs_by_person,
                                          name=settings.result_prompt or "InterMask")
         except (results.ResultError, bake.BakeError, *USER_ERRORS) as exc:
             return _fail(self, settings, str(exc))
+        preview.discard(scene)
+        for slot, name in zip(slots, report.armatures):  # the next Apply reuses these rigs (old keys go to NLA)
+            setattr(settings, ("armature_a", "armature_b")[slot], scene.objects[name])
         names = ", ".join(report.actions)
         settings.status = f"Applied variation {settings.variation}: {report.frames} frames → {names}"
         settings.status_is_error = False

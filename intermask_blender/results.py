@@ -13,7 +13,7 @@ from pathlib import Path
 
 import bpy
 
-from . import bake, rigs
+from . import bake, bonemap, rigs
 from .seam import clip as clipmod
 
 MODES = ("GENERATE", "REACT")
@@ -50,7 +50,15 @@ def bake_result(scene: bpy.types.Scene, clip: clipmod.Clip, mode: str,
                 rigs_by_person: list[bpy.types.Object | None], *, name: str,
                 frame_start: int | None = None) -> bake.BakeReport:
     """Bake ``clip`` (as :func:`people_to_bake` decides) onto the given rigs, building mannequins where a
-    slot is None. One data operation, so an operator with UNDO reverts it in one step."""
+    slot is None. One data operation, so an operator with UNDO reverts it in one step; the given rigs'
+    bone maps are checked before anything is created, so a rig that cannot be mapped changes nothing."""
     to_bake, slots = people_to_bake(clip, mode)
+    for slot in slots:
+        given = rigs_by_person[slot]
+        if given is not None:
+            try:
+                bonemap.bone_map_for(given)
+            except bonemap.BoneMapError as exc:
+                raise ResultError(str(exc)) from exc
     armatures = [rigs_by_person[slot] or rigs.resolve_rig("mannequin", scene, slot) for slot in slots]
     return bake.bake_clip(scene, to_bake, armatures, name=name, frame_start=frame_start)

@@ -228,6 +228,39 @@ def test_apply_bakes_actions_and_one_undo_step_restores_the_scene(scene, salsa_v
     assert state(bpy.context.scene) == before
 
 
+def test_apply_again_reuses_the_rigs_and_keeps_the_first_take_in_nla(scene, salsa_variations) -> None:
+    finished_job(scene, salsa_variations)
+    bpy.ops.intermask.apply()
+    first = {obj.name: obj.animation_data.action.name for obj in scene.objects if obj.type == "ARMATURE"}
+    assert scene.intermask.armature_a.name in first and scene.intermask.armature_b.name in first
+    scene.intermask.variation = 2
+    bpy.ops.intermask.apply()
+    rigs = [obj for obj in scene.objects if obj.type == "ARMATURE"]
+    assert sorted(obj.name for obj in rigs) == sorted(first), "the second Apply must not build new mannequins"
+    for obj in rigs:
+        assert obj.animation_data.action.name != first[obj.name]
+        assert first[obj.name] in [s.action.name for t in obj.animation_data.nla_tracks for s in t.strips]
+
+
+def test_apply_onto_an_unmappable_rig_names_the_bones_and_changes_nothing(scene, salsa_variations) -> None:
+    data = bpy.data.armatures.new("Crane")
+    rig = bpy.data.objects.new("Crane", data)
+    scene.collection.objects.link(rig)
+    bpy.context.view_layer.objects.active = rig
+    bpy.ops.object.mode_set(mode="EDIT")
+    for name, tail in (("boom", (0, 0, 1)), ("hook", (0, 1, 1))):
+        bone = data.edit_bones.new(name)
+        bone.head, bone.tail = (0, 0, 0), tail
+    bpy.ops.object.mode_set(mode="OBJECT")
+    finished_job(scene, salsa_variations)
+    scene.intermask.armature_a = rig
+    before = state(scene)
+    with pytest.raises(RuntimeError, match="armature 'Crane' cannot be retargeted: no bone found for pelvis"):
+        bpy.ops.intermask.apply()
+    assert scene.intermask.status_is_error
+    assert state(scene) == before, "a failed Apply must not leave a half-built scene"
+
+
 def test_preview_shows_the_clip_joints_and_apply_removes_it(scene, salsa_variations) -> None:
     from intermask_blender.seam import skeleton
 
