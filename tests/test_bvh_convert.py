@@ -181,6 +181,11 @@ def test_load_split_rebuilds_missing_clips(tmp_path: Path, monkeypatch: pytest.M
     (cache / "single_007_12.npz").unlink()
     assert B.load_split("train", people=1, cache=cache, data=data) == [cache / "single_007_12.npz"]
     assert (cache / "single_007_12.npz").is_file() and B.load_split("train", people=2, cache=cache, data=data) == []
+    clip = cache / "single_007_12.npz"
+    clip.write_bytes(b"stale")
+    (cache / B.VERSION_FILE).write_text("0\n")  # a cache written by an older converter is rebuilt
+    B.load_split("train", cache=cache, data=data)
+    assert Clip.load(clip).num_frames == 66 and (cache / B.VERSION_FILE).read_text().strip() != "0"
     with pytest.raises(ValueError, match="unknown split"):
         B.load_split("training", cache=cache, data=data)
 

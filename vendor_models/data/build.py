@@ -20,13 +20,14 @@ import numpy as np
 
 from ..clip import Clip, ClipError
 from .bvh import BvhError
-from .convert import convert
+from .convert import CONVERTER_VERSION, convert
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CACHE = REPO_ROOT / "cache" / "clips"
 SPLIT_FILE = Path(__file__).resolve().parent / "split.json"
 SALSA_VAL, SALSA_TEST = {13}, {14, 15}
 SPLITS = ("train", "val", "test")
+VERSION_FILE = "CONVERTER_VERSION"
 
 
 def default_data_dir() -> Path:
@@ -137,9 +138,11 @@ def build(
     cache: Path | None = None, data: Path | None = None, force: bool = False, log: Any = print,
     split_file: Path | None = None,
 ) -> dict[str, Any]:
-    """Convert every clip missing from the cache (all with ``force``) and write the split."""
+    """Convert every clip missing from the cache (all, with ``force`` or when the cache was built by another
+    converter version) and write the split."""
     cache = Path(cache or DEFAULT_CACHE)
     cache.mkdir(parents=True, exist_ok=True)
+    force = force or not _current(cache)
     items = plan(data)
     skipped: set[str] = set()
     start = time.perf_counter()
@@ -155,8 +158,15 @@ def build(
         log(message)
     if not force:
         skipped |= {i.name for i in items if not (cache / f"{i.name}.npz").is_file()}
+    (cache / VERSION_FILE).write_text(f"{CONVERTER_VERSION}\n", encoding="utf-8")
     log(f"built {cache} in {time.perf_counter() - start:.1f} s")
     return write_split(items, skipped, split_file or SPLIT_FILE)
+
+
+def _current(cache: Path) -> bool:
+    """Whether the cache was written by this converter version."""
+    version = cache / VERSION_FILE
+    return version.is_file() and version.read_text(encoding="utf-8").strip() == str(CONVERTER_VERSION)
 
 
 def read_split() -> dict[str, Any]:
@@ -171,7 +181,7 @@ def ensure_cache(cache: Path | None = None, data: Path | None = None) -> Path:
     cache = Path(cache or DEFAULT_CACHE)
     split = read_split()
     wanted = [n for name in SPLITS for n in split[name]]
-    if any(not (cache / f"{n}.npz").is_file() for n in wanted):
+    if not _current(cache) or any(not (cache / f"{n}.npz").is_file() for n in wanted):
         build(cache, data, log=lambda message: None)
     return cache
 

@@ -42,6 +42,8 @@ from ..skeleton import FPS, JOINT_INDEX, NUM_JOINTS, PARENTS, REST_DIRECTIONS
 from .bvh import BvhError, BvhMotion, read_bvh
 from .joint_maps import SKELETONS, identify, map_joints
 
+#: Bump whenever a change here changes the clips written, so caches built by older code are rebuilt.
+CONVERTER_VERSION = 3
 #: Metres per file unit, per skeleton (see the module docstring for how each was measured).
 METRES_PER_UNIT: dict[str, float] = {"daz": 0.01, "iclone": 0.01}
 #: True capture rate per source folder where the BVH header is wrong (keyed by the folder's name).
