@@ -113,3 +113,47 @@ def test_zip_installs_and_registers_in_a_fresh_bpy_session_without_torch(built_z
     # the add-on's seam reached the vendor_models copy inside the extension, not the source checkout
     assert report["seam"] == "bl_ext.imtest.intermask_blender.vendor_models.protocol"
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
+
+
+DEFAULT_CHECKPOINT = REPO / "vendor_models" / "checkpoints" / "default"
+
+_GENERATE = r"""
+import json, sys, time
+import bpy
+zip_path, repo_dir = sys.argv[1], sys.argv[2]
+bpy.context.preferences.extensions.repos.new(name="imtest", module="imtest", custom_directory=repo_dir, source="USER")
+bpy.ops.extensions.package_install_files(filepath=zip_path, repo="imtest", enable_on_install=True)
+name = "bl_ext.imtest.intermask_blender"
+job = sys.modules[name + ".job"]
+bpy.context.preferences.addons[name].preferences.device = "cpu"
+scene = bpy.context.scene
+scene.intermask.prompt, scene.intermask.seconds, scene.intermask.steps = "two people dance salsa", 1.5, 4
+bpy.ops.intermask.generate()
+worker = job._State.client
+deadline = time.monotonic() + 200
+while job.busy() and time.monotonic() < deadline:
+    job.tick()
+    time.sleep(job.TICK_INTERVAL)
+bpy.ops.intermask.apply()
+print("REPORT " + json.dumps({
+    "status": scene.intermask.status, "error": scene.intermask.status_is_error,
+    "worker_pythonpath": worker.environment()["PYTHONPATH"].split(":")[0],
+    "model": worker.ready.model if worker.ready else None,
+    "actions": sorted(a.name for a in bpy.data.actions)}))
+"""
+
+
+@pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_dir(), reason="the shipped model is not in vendor_models/checkpoints/default")
+def test_installed_extension_generates_with_its_own_bundled_model(built_zip: Path, tmp_path: Path) -> None:
+    """Generate → Apply through the installed zip: the worker runs vendor_models and the checkpoint from
+    inside the extension folder, not from the source checkout."""
+    env = {"BLENDER_USER_RESOURCES": str(tmp_path / "user"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+           "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", _GENERATE, str(built_zip), str(tmp_path / "repo")],
+                          capture_output=True, text=True, timeout=280, env=env, cwd=tmp_path)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("REPORT ")]
+    assert lines, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(lines[-1][len("REPORT "):])
+    assert not report["error"] and report["status"].startswith("Applied variation 1"), report
+    assert report["worker_pythonpath"] == str(tmp_path / "repo" / "intermask_blender")
+    assert len(report["actions"]) == 2
