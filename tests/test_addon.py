@@ -15,8 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-import bpy
+import bpy  # first: it puts Blender's own modules (addon_utils, mathutils) on the path
 import addon_utils
+import numpy as np
 import pytest
 
 from mathutils import Vector
@@ -286,6 +287,27 @@ def test_preview_shows_the_clip_joints_and_apply_removes_it(scene, salsa_variati
     bpy.ops.intermask.apply()
     assert preview.COLLECTION not in bpy.data.collections
     assert not [name for name in bpy.data.actions.keys() if name.startswith(preview.PREFIX)]
+
+
+def test_react_reads_the_active_animated_armature_as_the_partner(scene, salsa_variations, tmp_path) -> None:
+    from intermask_blender.operators import partner_clip
+    from intermask_blender.seam import skeleton
+
+    scene.render.fps = 30
+    finished_job(scene, salsa_variations)
+    bpy.ops.intermask.apply()
+    person_a = scene.intermask.armature_a
+    bpy.context.view_layer.objects.active = person_a
+    found, path = partner_clip(bpy.context, tmp_path)
+    assert found == person_a
+    partner = clipmod.Clip.load(path)
+    original = clipmod.Clip.load(salsa_variations[0]).person(0)
+    assert partner.num_people == 1 and partner.num_frames == original.num_frames == 90
+    # the partner's root and end effectors read back where the clip put them (inner joints follow the
+    # mannequin's own proportions, so they are not compared)
+    error = np.median(np.linalg.norm(partner.positions - original.positions, axis=-1)[:, 0], axis=0)
+    for joint in ("pelvis", "left_ankle", "right_ankle", "left_wrist", "right_wrist", "neck"):
+        assert error[skeleton.JOINT_INDEX[joint]] < 0.03, (joint, error[skeleton.JOINT_INDEX[joint]])
 
 
 def test_a_second_generate_while_one_runs_is_refused(scene) -> None:
