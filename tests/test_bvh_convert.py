@@ -13,10 +13,12 @@ from vendor_models.clip import Clip
 from vendor_models.data import build as B
 from vendor_models.data.bvh import BvhError, read_bvh
 from vendor_models.data.cli import main as data_main
-from vendor_models.data.convert import METRES_PER_UNIT, convert, convert_person, resample, tpose_error
+from vendor_models.data.convert import (
+    METRES_PER_UNIT, convert, convert_person, resample, tpose_error, unwrap_half_turns,
+)
 from vendor_models.data.joint_maps import JointMapError, identify, map_joints
 from vendor_models.features import facing_angle
-from vendor_models.rotations import quat_multiply, quat_rotate
+from vendor_models.rotations import quat_angle, quat_multiply, quat_rotate
 from vendor_models.skeleton import PARENTS, REST_DIRECTIONS, bone_lengths
 
 DATA = Path(__file__).parents[1].parent / "shared" / "data" / "cmu"
@@ -223,3 +225,18 @@ def test_daz_unit_matches_the_original_cmu_capture() -> None:
     solution, *_ = np.linalg.lstsq(design, amc.reshape(-1), rcond=None)
     assert solution[0] == pytest.approx(METRES_PER_UNIT["daz"], rel=0.005)
     assert np.linalg.norm((design @ solution - amc.reshape(-1)).reshape(-1, 3), axis=-1).mean() < 0.015
+
+
+def test_unwrap_half_turns_removes_roll_flips_only() -> None:
+    person = convert_person(SINGLE)
+    world, positions = person.world, person.positions
+    knee, ankle = 4, 7
+    axis = positions[:, ankle] - positions[:, knee]
+    axis /= np.linalg.norm(axis, axis=-1, keepdims=True)
+    flipped = world.copy()
+    half = np.concatenate([np.zeros((10, 1)), axis[20:30]], axis=-1)
+    flipped[20:30, knee] = quat_multiply(half, world[20:30, knee])  # a 10-frame roll flip of the shin
+    assert quat_angle(flipped[20, knee], flipped[19, knee]) > 3  # a jump of nearly 180°
+    repaired = unwrap_half_turns(flipped, positions)
+    assert quat_angle(repaired, world).max() < 1e-6
+    assert quat_angle(unwrap_half_turns(world, positions), world).max() < 1e-6  # clean motion is untouched

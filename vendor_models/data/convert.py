@@ -43,7 +43,7 @@ from .bvh import BvhError, BvhMotion, read_bvh
 from .joint_maps import SKELETONS, identify, map_joints
 
 #: Bump whenever a change here changes the clips written, so caches built by older code are rebuilt.
-CONVERTER_VERSION = 3
+CONVERTER_VERSION = 4
 #: Metres per file unit, per skeleton (see the module docstring for how each was measured).
 METRES_PER_UNIT: dict[str, float] = {"daz": 0.01, "iclone": 0.01}
 #: True capture rate per source folder where the BVH header is wrong (keyed by the folder's name).
@@ -173,6 +173,32 @@ def _swing_to_positions(world: np.ndarray, positions: np.ndarray) -> np.ndarray:
     return quat_normalize(world)
 
 
+def unwrap_half_turns(world: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Undo 180° twist flips of a joint about its bone between consecutive frames [N, 22, ...].
+
+    Some exports flip a bone's roll by a half turn for a few frames (iClone thighs in fast dance turns):
+    the joint positions do not change, but the rotation jumps. A half turn about the bone is invisible
+    in positions, so removing it from every frame between an odd number of such jumps restores a
+    continuous rotation with the same positions. The axis is the joint's bone to its only child, or,
+    for a leaf (wrist, head, toe), the bone from its parent.
+    """
+    world = world.copy()
+    for j in range(1, NUM_JOINTS):
+        children = _CHILDREN[j]
+        if len(children) > 1:
+            continue
+        axis = positions[:, children[0]] - positions[:, j] if children else positions[:, j] - positions[:, PARENTS[j]]
+        axis = axis / np.maximum(np.linalg.norm(axis, axis=-1, keepdims=True), 1e-9)
+        step = quat_multiply(world[1:, j], quat_inverse(world[:-1, j]))
+        twist = 2 * np.arctan2(np.sum(step[:, 1:] * axis[1:], axis=-1), step[:, 0])
+        twist = (twist + np.pi) % (2 * np.pi) - np.pi
+        flipped = np.concatenate([[0], np.cumsum(np.abs(twist) > np.pi / 2)]) % 2 == 1
+        if flipped.any():
+            half = np.concatenate([np.zeros((flipped.sum(), 1)), axis[flipped]], axis=-1)  # 180° about the axis
+            world[flipped, j] = quat_multiply(half, world[flipped, j])
+    return quat_normalize(world)
+
+
 def convert_person(path: str | Path, fps: float | None = None) -> Person:
     """One BVH file → a :class:`Person` (T-pose frame dropped when the file starts with one)."""
     path = Path(path)
@@ -190,7 +216,7 @@ def convert_person(path: str | Path, fps: float | None = None) -> Person:
     facing = float(facing_angle(rest_pos))
     relative = matrix_to_quat(rotations @ np.swapaxes(rest_rot, -1, -2)[None])
     world = quat_multiply(relative, quat_multiply(yaw_quat(np.array(facing)), _rest_alignment(rest_pos, facing)))
-    world = _swing_to_positions(world, positions)
+    world = unwrap_half_turns(_swing_to_positions(world, positions), positions)
     rate = fps or RATE_OVERRIDES.get(path.parent.name) or motion.fps
     info = {"file": path.name, "skeleton": skeleton, "source_fps": round(float(rate), 4),
             "header_fps": round(motion.fps, 4), "metres_per_unit": METRES_PER_UNIT[skeleton], "rest": rest_from}
