@@ -191,8 +191,8 @@ def unwrap_half_turns(world: np.ndarray, positions: np.ndarray) -> np.ndarray:
         axis = axis / np.maximum(np.linalg.norm(axis, axis=-1, keepdims=True), 1e-9)
         step = quat_multiply(world[1:, j], quat_inverse(world[:-1, j]))
         twist = 2 * np.arctan2(np.sum(step[:, 1:] * axis[1:], axis=-1), step[:, 0])
-        twist = (twist + np.pi) % (2 * np.pi) - np.pi
-        flipped = np.concatenate([[0], np.cumsum(np.abs(twist) > np.pi / 2)]) % 2 == 1
+        jumps = np.abs((twist + np.pi) % (2 * np.pi) - np.pi) > np.pi / 2
+        flipped = np.concatenate([[0], np.cumsum(jumps)]) % 2 == 1
         if flipped.any():
             half = np.concatenate([np.zeros((flipped.sum(), 1)), axis[flipped]], axis=-1)  # 180° about the axis
             world[flipped, j] = quat_multiply(half, world[flipped, j])
