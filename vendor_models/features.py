@@ -4,9 +4,12 @@ Rotation convention (binding for every clip we write and read):
 
 * ``rotations[t, j]`` is joint j's LOCAL quaternion q_j (w, x, y, z). World rotations compose down the
   tree, ``W_j = W_parent(j) · q_j``, and the root's ``q_0 = W_0`` is its global orientation.
-* ``W_j`` carries the REST pose to the current pose: the rest pose is a T-pose facing +Z, Y-up, whose bone
-  from joint j to its child c points along ``skeleton.REST_DIRECTIONS[c]``. So the current bone direction
-  is ``W_j · REST_DIRECTIONS[c]``, and all-identity rotations mean "standing in the T-pose facing +Z".
+* ``W_j`` carries the REST pose to the current pose: the rest pose faces +Z, Y-up, and its bone from
+  joint j to its child c points along ``skeleton.REST_DIRECTIONS[c]``. So the current bone direction is
+  ``W_j · REST_DIRECTIONS[c]``, and all-identity rotations mean "standing in the rest pose facing +Z".
+  Note that REST_DIRECTIONS (HumanML3D's ``t2m_raw_offsets``) is a T-pose only from the collars inwards:
+  its shoulder→elbow→wrist bones hang straight DOWN, so for real mocap the collar and elbow carry about
+  90° of rest-to-T-pose rotation.
 
 Feature layout (InterGen ``process_motion_np``; reference §1.2), for T frames → T-1 feature rows:
 ``[0:66]`` positions of frame t, ``[66:132]`` velocities pos[t+1]-pos[t], ``[132:258]`` local 6D of joints

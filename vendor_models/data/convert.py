@@ -1,15 +1,17 @@
 """BVH file(s) → a :class:`Clip` at 30 fps in model space (Y-up, metres), one person or a pair.
 
-Rotations follow the convention in :mod:`vendor_models.features`: ``W_j`` carries the rest T-pose facing
-+Z onto the current pose. We get it from the BVH's world rotations ``G_j(t)`` and a T-pose reference
-frame ``G_j(ref)``::
+Rotations follow the convention in :mod:`vendor_models.features`: ``W_j`` carries the rest pose
+(``skeleton.REST_DIRECTIONS``, facing +Z) onto the current pose. We get it from the BVH's world rotations
+``G_j(t)`` and a T-pose reference frame ``G_j(ref)``::
 
     W_j(t) = G_j(t) · G_j(ref)⁻¹ · Yaw(θ) · C_j
 
 ``G(t) G(ref)⁻¹`` is the motion relative to the T-pose, ``Yaw(θ)`` turns our +Z-facing rest onto the
-T-pose's real facing, and ``C_j`` is the small fixed rotation that carries ``skeleton.REST_DIRECTIONS``
-onto this skeleton's own T-pose bone directions (best fit over the joint's children), so forward
-kinematics of REST_DIRECTIONS × bone lengths reproduces the joint positions.
+T-pose's real facing, and ``C_j`` is the fixed rotation that carries ``skeleton.REST_DIRECTIONS`` onto
+this skeleton's own T-pose bone directions (best fit over the joint's children; about 90° for the arms,
+which hang down in REST_DIRECTIONS), so forward kinematics of REST_DIRECTIONS × bone lengths reproduces
+the joint positions. A per-frame swing then makes every single-child bone exact, and half-turn roll
+flips of the source are undone (:func:`unwrap_half_turns`).
 
 Per-source facts (measured, see /work/shared/data/cmu/SOURCES.md and the report of issue 2):
 
