@@ -15,12 +15,13 @@ import numpy as np
 
 from .bonemap import BoneMapError, bone_map_for
 from .keys import Channel, reduce_mask, write_action
-from .read_armature import read_clip
+from .read_armature import placement_of, read_clip
 from .retarget import SolvedPose, resample, retarget
 from .rig import place, rig_rest
 from .seam import clip as clip_module
+from .seam import rotations as rot
 
-Clip = clip_module.Clip
+Clip, ClipError = clip_module.Clip, clip_module.ClipError
 
 __all__ = ["BakeError", "BakeReport", "bake_clip", "read_clip"]
 
@@ -48,24 +49,32 @@ def scene_fps(scene: Any) -> float:
     return float(scene.render.fps) / float(scene.render.fps_base)
 
 
+def matrix_to_euler(m: np.ndarray, order: str) -> np.ndarray:
+    """Rotation matrices [T,3,3] → Blender Euler angles [T,3] (x, y, z) for ``order``, unwrapped over T.
+
+    Blender's order "XYZ" applies X first: ``R = Rz · Ry · Rx``. For axes applied (i, j, k) with parity
+    s = ±1: ``b = asin(-s R[k,i])``, ``a = atan2(s R[k,j], R[k,k])``, ``c = atan2(s R[j,i], R[i,i])``.
+    """
+    i, j, k = ("XYZ".index(axis) for axis in order)
+    s = 1.0 if (i, j, k) in ((0, 1, 2), (1, 2, 0), (2, 0, 1)) else -1.0
+    out = np.empty((m.shape[0], 3))
+    out[:, i] = np.arctan2(s * m[:, k, j], m[:, k, k])
+    out[:, j] = np.arcsin(np.clip(-s * m[:, k, i], -1.0, 1.0))
+    out[:, k] = np.arctan2(s * m[:, j, i], m[:, i, i])
+    return np.unwrap(out, axis=0)
+
+
 def _rotation_channels(pose: SolvedPose, b: int, mode: str) -> tuple[str, np.ndarray]:
     """The bone's rotation in its own rotation mode: quaternion, axis-angle or Euler (continuous)."""
     quats = pose.quaternions[:, b]
     if mode == "QUATERNION":
         return "rotation_quaternion", quats
-    from mathutils import Euler, Quaternion  # deferred: bpy's maths module, only needed for non-quaternion bones
-
     if mode == "AXIS_ANGLE":
-        out = []
-        for q in quats:
-            axis, angle = Quaternion(q).to_axis_angle()
-            out.append((angle, *axis))
-        return "rotation_axis_angle", np.array(out)
-    eulers, previous = [], Euler((0.0, 0.0, 0.0), mode)
-    for q in quats:
-        previous = Quaternion(q).to_euler(mode, previous)
-        eulers.append(tuple(previous))
-    return "rotation_euler", np.array(eulers)
+        angle = 2.0 * np.arccos(np.clip(quats[:, :1], -1.0, 1.0))
+        axis = quats[:, 1:] / np.maximum(np.sin(angle / 2.0), 1e-12)
+        axis[angle[:, 0] < 1e-9] = (0.0, 1.0, 0.0)
+        return "rotation_axis_angle", np.concatenate([angle, axis], axis=1)
+    return "rotation_euler", matrix_to_euler(rot.quat_to_matrix(quats), mode)
 
 
 def pose_channels(pose: SolvedPose, modes: list[str], reduce_error: float | None, unit_scale: float) -> list[Channel]:
@@ -94,11 +103,14 @@ def bake_clip(
     name: str,
     frame_start: int | None = None,
     reduce_error: float | None = None,
+    anchor: Any | None = None,
 ) -> BakeReport:
     """Retarget ``clip`` (one person per armature, in order) and bake one new action per armature.
 
-    Keys start at ``frame_start`` (default: the scene's current frame) at the scene's frame rate. Both
-    people share the first armature's ground position as origin, so their relative placement survives.
+    Keys start at ``frame_start`` (default: the scene's current frame) at the scene's frame rate. All
+    people share one ground origin so their relative placement survives: the first armature's location,
+    or — in reaction mode, pass the partner as ``anchor`` — the origin the partner was read with.
+    ``reduce_error`` (degrees for rotations, centimetres for root motion) thins keys within that error.
     """
     began = time.perf_counter()
     if len(armatures) != clip.num_people:
@@ -113,7 +125,12 @@ def bake_clip(
     start = int(scene.frame_current if frame_start is None else frame_start)
     fps = scene_fps(scene)
     timed = resample(clip, fps)
-    anchor = np.array(armatures[0].matrix_world.translation[:2], dtype=np.float64)
+    anchor_xy = np.array(armatures[0].matrix_world.translation[:2])
+    if anchor is not None:
+        try:
+            anchor_xy = placement_of(anchor).origin[:2]
+        except ClipError as exc:
+            raise BakeError(f"anchor: {exc}") from exc
     frames = start + np.arange(timed.num_frames)
     report = BakeReport([], [], timed.num_frames, start, fps, 0.0)
     for person, obj in enumerate(armatures):
@@ -122,7 +139,7 @@ def bake_clip(
         except BoneMapError as exc:
             raise BakeError(str(exc)) from exc
         one = timed.person(person)
-        placement = place(one.positions[:, 0], one.contacts[:, 0], rig, anchor)
+        placement = place(one.positions[:, 0], one.contacts[:, 0], rig, anchor_xy)
         pose = retarget(one, rig, placement)
         channels = pose_channels(pose, rig.rotation_modes, reduce_error, rig.object_scale)
         action_name = name if len(armatures) == 1 else f"{name} - {obj.name}"

@@ -12,6 +12,7 @@ essential, in which case :class:`BoneMapError` names them.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -115,6 +116,7 @@ PRESETS: dict[str, dict[str, tuple[str, ...]]] = {
 _PREFIXES = re.compile(r"^(def|org|cc_base|rl|mixamorig\d*|smplx|m_avg|f_avg|bip\d*)[-_: ]", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise(name: str) -> str:
     """The comparable key of a bone name: no namespace or tool prefix, lower case, letters and digits only."""
     name = name.rsplit(":", 1)[-1].rsplit("|", 1)[-1]
@@ -189,7 +191,7 @@ def match_preset(bone_names: list[str], preset: dict[str, tuple[str, ...]]) -> d
     by_key = _keyed(bone_names)
     result = _exact(by_key, preset)
     keys = list(by_key)
-    for joint in preset.keys() - result.keys():
+    for joint in preset.keys() - result.keys() - {ROOT}:  # a root bone is optional: exact names only
         for key in map(normalise, preset[joint]):
             close = [k for k in difflib.get_close_matches(key, keys, n=3, cutoff=0.86) if _side(k) == _side(key)]
             if close:

@@ -15,6 +15,7 @@ import sys
 BLENDER_COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("headless", "generate an interaction with the worker and bake it into a .blend"),
     "react": ("react_cli", "generate person B reacting to an animated partner (.bvh / .blend:OBJECT)"),
+    "bake": ("bake_cli", "bake a saved clip (.npz) onto rigs (--rig SPEC) into a .blend"),
 }
 
 

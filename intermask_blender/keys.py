@@ -14,8 +14,7 @@ import bpy
 import numpy as np
 
 SLOTTED = bpy.app.version >= (4, 4, 0)
-#: Index of 'LINEAR' in FCurve keyframe interpolation items (CONSTANT, LINEAR, BEZIER, ...).
-_LINEAR = 1
+_LINEAR = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value
 
 
 @dataclass
@@ -77,6 +76,7 @@ def write_action(obj: Any, name: str, frames: np.ndarray, channels: list[Channel
     container, slot = _fcurve_collection(action, obj)
     groups: dict[str, Any] = {}
     frames = np.asarray(frames, dtype=np.float32)
+    linear = np.full(len(frames), _LINEAR, dtype=np.int32)
     for channel in channels:
         keep = slice(None) if channel.keep is None else channel.keep
         co = np.empty((len(frames[keep]), 2), dtype=np.float32)
@@ -85,8 +85,8 @@ def write_action(obj: Any, name: str, frames: np.ndarray, channels: list[Channel
         points = fcurve.keyframe_points
         points.add(len(co))
         points.foreach_set("co", co.ravel())
-        points.foreach_set("interpolation", np.full(len(co), _LINEAR, dtype=np.int32))
-        fcurve.update()
+        points.foreach_set("interpolation", linear[: len(co)])
+        # No fcurve.update(): keys are new, ordered, unique and linear (as in bpy_extras.anim_utils).
     adt = obj.animation_data or obj.animation_data_create()
     adt.action = action
     if slot is not None:

@@ -71,21 +71,26 @@ def _evaluated_frames(armature: Any, scene: Any, frames: range, bones: list[str]
     return heads, tails, orient
 
 
+def placement_of(armature: Any) -> Placement:
+    """The placement baking stored on the armature, else one from its own legs (see :mod:`rig`)."""
+    try:
+        rig = rig_rest(armature, bone_map_for(armature))
+    except BoneMapError as exc:
+        raise ClipError(str(exc)) from exc
+    return Placement.stored(armature) or default_placement(rig)
+
+
 def read_clip(armature: Any, scene: Any, frame_start: int, frame_end: int) -> Clip:
     """The armature's motion over ``frame_start..frame_end`` (inclusive) as a one-person 30 fps clip."""
     if getattr(armature, "type", None) != "ARMATURE":
         raise ClipError(f"'{getattr(armature, 'name', armature)}' is not an armature object")
     if frame_end < frame_start:
         raise ClipError(f"frame range {frame_start}..{frame_end} is empty")
-    try:
-        rig = rig_rest(armature, bone_map_for(armature))
-    except BoneMapError as exc:
-        raise ClipError(str(exc)) from exc
-    placement = Placement.stored(armature) or default_placement(rig)
-    solver = Retargeter(rig)
+    placement = placement_of(armature)
+    solver = Retargeter(rig_rest(armature, bone_map_for(armature)))
     current = scene.frame_current
     try:
-        heads, tails, orient = _evaluated_frames(armature, scene, range(frame_start, frame_end + 1), rig.bone_names)
+        heads, tails, orient = _evaluated_frames(armature, scene, range(frame_start, frame_end + 1), solver.rig.bone_names)
     finally:
         scene.frame_set(current)
     positions = np.zeros((heads.shape[0], skeleton.NUM_JOINTS, 3))

@@ -43,24 +43,53 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.cross`` for (..., 3) arrays without its axis bookkeeping (this is the solver's hot loop)."""
+    out = np.empty(np.broadcast_shapes(a.shape, b.shape))
+    out[..., 0] = a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1]
+    out[..., 1] = a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2]
+    out[..., 2] = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+    return out
+
+
 def _swing(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Rotation matrices of the shortest turn carrying directions u onto v."""
-    return rot.quat_to_matrix(rot.quat_between(u, v))
+    """Rotation matrices of the shortest turn carrying directions u onto v.
+
+    ``R = c·I + [a]× + a aᵀ / (1 + c)`` with ``a = u × v``, ``c = u · v`` (Rodrigues for unit vectors);
+    a few array operations per bone for all frames at once.
+    """
+    u, v = _unit(np.asarray(u, dtype=np.float64)), _unit(np.asarray(v, dtype=np.float64))
+    axis = _cross(u, v)
+    cos = np.sum(u * v, axis=-1)
+    if np.any(cos < -0.999999):  # opposite directions: any half-turn perpendicular to u
+        return rot.quat_to_matrix(rot.quat_between(*np.broadcast_arrays(u, v)))
+    out = axis[..., :, None] * (axis / (1.0 + cos)[..., None])[..., None, :]
+    out[..., 0, 0] += cos
+    out[..., 1, 1] += cos
+    out[..., 2, 2] += cos
+    out[..., 0, 1] -= axis[..., 2]
+    out[..., 0, 2] += axis[..., 1]
+    out[..., 1, 2] -= axis[..., 0]
+    out[..., 1, 0] += axis[..., 2]
+    out[..., 2, 0] -= axis[..., 1]
+    out[..., 2, 1] += axis[..., 0]
+    return out
 
 
 def _frame(across: np.ndarray, up: np.ndarray) -> np.ndarray:
     """Orthonormal frames (columns x = across, z = up made perpendicular, y = z × x)."""
     x = _unit(across)
     z = _unit(up - np.sum(up * x, axis=-1, keepdims=True) * x)
-    return np.stack([x, np.cross(z, x), z], axis=-1)
+    return np.stack([x, _cross(z, x), z], axis=-1)
 
 
 def clip_world_rotations(local: np.ndarray) -> np.ndarray:
     """Local joint quaternions [T,22,4] (model space) → world rotation matrices [T,22,3,3] in Blender axes."""
-    world = np.empty(local.shape, dtype=np.float64)
+    world = rot.quat_to_matrix(local)
     for j, p in enumerate(PARENTS):
-        world[:, j] = local[:, j] if p < 0 else rot.quat_multiply(world[:, p], local[:, j])
-    return _M @ rot.quat_to_matrix(world) @ _M.T
+        if p >= 0:
+            world[:, j] = world[:, p] @ world[:, j]
+    return _M @ world @ _M.T
 
 
 def clip_local_rotations(world: np.ndarray) -> np.ndarray:
@@ -235,19 +264,19 @@ class Retargeter:
         world_inv = np.linalg.inv(rig.world)
         rot_arm = rig.object_rotation.T @ orient
         head_arm = heads @ world_inv[:3, :3].T + world_inv[:3, 3]
-        basis_rot = np.empty_like(rot_arm)
-        basis_loc = np.empty_like(head_arm)
         rest_rot, rest_head = rig.rest[:, :3, :3], rig.rest[:, :3, 3]
-        for b, parent in enumerate(rig.parents):
-            if parent >= 0:
-                local_rot = rest_rot[parent].T @ rest_rot[b]
-                local_head = rest_rot[parent].T @ (rest_head[b] - rest_head[parent])
-                in_parent = np.einsum("tji,tj->ti", rot_arm[:, parent], head_arm[:, b] - head_arm[:, parent])
-                basis_rot[:, b] = local_rot.T @ np.swapaxes(rot_arm[:, parent], -1, -2) @ rot_arm[:, b]
-                basis_loc[:, b] = (in_parent - local_head) @ local_rot
-            else:
-                basis_rot[:, b] = rest_rot[b].T @ rot_arm[:, b]
-                basis_loc[:, b] = (head_arm[:, b] - rest_head[b]) @ rest_rot[b]
+        has_parent = rig.parents >= 0
+        parent = np.where(has_parent, rig.parents, 0)
+        # with no parent, the "parent" pose and rest are the identity at the origin
+        parent_rot = np.where(has_parent[:, None, None], rest_rot[parent], np.eye(3))
+        parent_head = np.where(has_parent[:, None], rest_head[parent], 0.0)
+        local_rot = np.swapaxes(parent_rot, -1, -2) @ rest_rot  # [B,3,3] rest of b in its parent
+        local_head = np.einsum("bji,bj->bi", parent_rot, rest_head - parent_head)
+        pose_parent_rot = np.where(has_parent[:, None, None], rot_arm[:, parent], np.eye(3))
+        pose_parent_head = np.where(has_parent[:, None], head_arm[:, parent], 0.0)
+        basis_rot = np.swapaxes(local_rot, -1, -2) @ np.swapaxes(pose_parent_rot, -1, -2) @ rot_arm
+        in_parent = np.einsum("tbji,tbj->tbi", pose_parent_rot, head_arm - pose_parent_head)
+        basis_loc = np.einsum("tbj,bji->tbi", in_parent - local_head, local_rot)
         quats = rot.matrix_to_quat(basis_rot)
         flips = np.cumsum(np.sum(quats[1:] * quats[:-1], axis=-1) < 0, axis=0) % 2 == 1
         quats[1:] = np.where(flips[..., None], -quats[1:], quats[1:])

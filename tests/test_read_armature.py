@@ -10,9 +10,10 @@ import pytest
 from h4_scenes import SALSA_A, daz_bvh_rig, fresh_scene, metarig, mixamo_apose_cm_rig, salsa_clip
 
 from intermask_blender.bake import bake_clip, read_clip
+from intermask_blender.read_armature import placement_of
 from intermask_blender.bonemap import bone_map_for
 from intermask_blender.retarget import pin_feet
-from intermask_blender.rig import PLACEMENT_KEY
+from intermask_blender.rig import PLACEMENT_KEY, Placement
 from vendor_models.clip import ClipError
 from vendor_models.data.convert import convert
 from vendor_models.rotations import quat_angle
@@ -91,9 +92,12 @@ def test_unbaked_bvh_rig_reads_like_our_converter(tmp_path: Path) -> None:
     """Blender's import of a real BVH, read with no stored placement, has the body shape our converter
     makes of the same file: joint-to-joint distances agree once both are divided by leg length."""
     scene = fresh_scene(fps=60)  # the salsa capture rate (the header's 120 fps is wrong, see SOURCES.md)
-    rig = daz_bvh_rig(scene, tmp_path, SALSA_A, frames=61)
-    back = read_clip(rig, scene, 2, 61)  # scene frame 1 is the T-pose frame 0
-    reference = convert([SALSA_A]).positions[: back.num_frames, 0]
+    converted = convert([SALSA_A])
+    skipped = converted.meta["unsettled_frames_dropped"]  # the converter drops the blend out of the T-pose
+    rig = daz_bvh_rig(scene, tmp_path, SALSA_A, frames=61 + skipped)
+    first = 2 + skipped  # scene frame 1 is the T-pose frame 0
+    back = read_clip(rig, scene, first, first + 59)
+    reference = converted.positions[: back.num_frames, 0]
     got = back.positions[:, 0]
 
     def shape(p: np.ndarray) -> np.ndarray:
@@ -119,3 +123,22 @@ def test_read_errors_name_the_problem() -> None:
     rig.data.bones["hand.L"].name = "paw"
     with pytest.raises(ClipError, match="no bone found for left_wrist"):
         read_clip(rig, scene, 1, 10)
+
+
+def test_reaction_bake_shares_the_partners_frame(tmp_path: Path) -> None:
+    """React mode: the partner is read (never baked by us), the reply is baked with the partner as anchor,
+    so both stand on one origin even though the new rig sits elsewhere."""
+    scene = fresh_scene()
+    partner = daz_bvh_rig(scene, tmp_path, SALSA_A, frames=30)
+    partner.location = (2.0, 1.0, 0.0)
+    scene.view_layers[0].update()
+    partner_origin = placement_of(partner).origin
+    reply = metarig(scene)
+    reply.location = (-4.0, 0.0, 0.0)
+    clip = salsa_clip(30).person(1)
+    bake_clip(scene, clip, [reply], name="reply", anchor=partner)
+    np.testing.assert_allclose(reply[PLACEMENT_KEY][1:3], partner_origin[:2])
+    scene.frame_set(1)
+    pelvis = np.array(reply.matrix_world @ reply.pose.bones["spine"].head)
+    expected = Placement.stored(reply).to_world(clip.positions[0, 0, 0])
+    np.testing.assert_allclose(pelvis, expected, atol=1e-4)

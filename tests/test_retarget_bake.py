@@ -180,3 +180,18 @@ def test_mannequins_carry_joint_names_skinned_capsules_and_two_colours() -> None
         assert -0.05 < feet < 0.05  # stands on the floor
     report = bake_clip(scene, salsa_clip(60), people, name="salsa dance")
     assert report.actions == ["salsa dance - IM_Person_A", "salsa dance - IM_Person_B"]
+
+
+@pytest.mark.parametrize("order", ["XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"])
+def test_euler_keys_are_the_same_rotation_blender_would_build(order: str) -> None:
+    from mathutils import Euler
+
+    from intermask_blender.bake import matrix_to_euler
+    from vendor_models.rotations import quat_to_matrix
+
+    rng = np.random.default_rng(3)
+    quats = rng.normal(size=(100, 4))
+    matrices = quat_to_matrix(quats / np.linalg.norm(quats, axis=1, keepdims=True))
+    eulers = matrix_to_euler(matrices, order)
+    rebuilt = np.array([np.array(Euler(e, order).to_matrix()) for e in eulers])
+    np.testing.assert_allclose(rebuilt, matrices, atol=1e-5)
