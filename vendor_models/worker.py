@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, TextIO
 
@@ -65,46 +66,55 @@ class Channel:
                 os._exit(0)
 
 
+@dataclass(eq=False)
+class Job:
+    """An accepted ``generate``/``react`` request, its own cancel flag, and whether it was answered."""
+
+    request: Generate | React
+    cancel: threading.Event = field(default_factory=threading.Event)
+    answered: bool = False
+
+
 class JobState:
-    """The one job the worker holds (queued or running) and its cancel flag, shared by both threads."""
+    """Which job still owes its caller an answer; shared by the reader thread and the main thread.
+
+    Cancel answers at once and flags the job; the main thread stops it at the sampler's next step and
+    drops its late reply. So the caller hears ``cancelled`` within a second however long one step takes,
+    and a new job may queue behind the cancelled one's last step.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.job: Message | None = None
-        self.started = False
-        self.cancel = threading.Event()
+        self.held: Job | None = None
 
-    def accept(self, job: Message) -> Message | None:
-        """Take ``job`` unless one is held; returns the job already held (the caller replies busy)."""
+    def accept(self, request: Generate | React) -> tuple[Job | None, Job | None]:
+        """(the new job, None), or (None, the job still held) when the caller must be told busy."""
         with self._lock:
-            if self.job is not None:
-                return self.job
-            self.job, self.started = job, False
-            self.cancel.clear()
-            return None
+            if self.held is not None:
+                return None, self.held
+            self.held = Job(request)
+            return self.held, None
 
-    def begin(self, job: Message) -> bool:
-        """Mark ``job`` running; False when it was cancelled (and answered) while still queued."""
+    def finish(self, job: Job) -> bool:
+        """Mark ``job`` answered; False when cancel already answered it (its reply is dropped)."""
         with self._lock:
-            self.started = self.job is job
-            return self.started
+            if job.answered:
+                return False
+            job.answered = True
+            if self.held is job:
+                self.held = None
+            return True
 
-    def finish(self) -> None:
+    def stop(self, job_id: str | None) -> Job | None:
+        """Flag and release the held job (``None`` = whichever); returns it, or None if none matches."""
         with self._lock:
-            self.job, self.started = None, False
-
-    def stop(self, job_id: str | None) -> tuple[str, Message | None]:
-        """Cancel the held job (``None`` = whichever): ('queued', job) dropped, ('running', job) flagged,
-        or ('none', None)."""
-        with self._lock:
-            job = self.job
-            if job is None or (job_id is not None and job.id != job_id):
-                return "none", None
-            if not self.started:
-                self.job = None
-                return "queued", job
-            self.cancel.set()
-            return "running", job
+            job = self.held
+            if job is None or (job_id is not None and job.request.id != job_id):
+                return None
+            job.cancel.set()
+            job.answered = True
+            self.held = None
+            return job
 
 
 class ModelSlot:
@@ -198,16 +208,14 @@ def as_job_error(exc: BaseException, default: str = ErrorCode.INTERNAL) -> JobEr
 
 
 def load_partner(path: str) -> Clip:
-    """The one-person partner clip of a ``react`` job, or a ``bad_partner`` error naming the file."""
+    """The partner clip file of a ``react`` job, or a ``bad_partner`` error naming it (the generator checks
+    its shape)."""
     if not path:
         raise JobError(ErrorCode.BAD_PARTNER, "react needs 'partner', the path of a one-person clip file")
     try:
-        partner = Clip.load(path)
+        return Clip.load(path)
     except ClipError as exc:
         raise JobError(ErrorCode.BAD_PARTNER, str(exc)) from exc
-    if partner.num_people != 1:
-        raise JobError(ErrorCode.BAD_PARTNER, f"{path}: the partner clip must hold one person, not {partner.num_people}")
-    return partner
 
 
 class Worker:
@@ -216,7 +224,7 @@ class Worker:
     def __init__(self, channel: Channel, slot: ModelSlot) -> None:
         self.channel, self.slot = channel, slot
         self.state = JobState()
-        self.inbox: queue.Queue[Message | None] = queue.Queue()
+        self.inbox: queue.Queue[Job | Unload | None] = queue.Queue()
 
     def read(self, stdin: TextIO) -> None:
         """Reader thread: parse each line; answer cancel, busy and bad lines at once; queue the rest."""
@@ -235,24 +243,25 @@ class Worker:
             elif isinstance(message, Shutdown):
                 break
             elif isinstance(message, (Generate, React)):
-                held = self.state.accept(message)
-                if held is None:
-                    self.inbox.put(message)
-                else:
+                job, held = self.state.accept(message)
+                if job is not None:
+                    self.inbox.put(job)
+                elif held is not None:
                     self.channel.send(Error(message.id, ErrorCode.BUSY,
-                                            f"job '{held.id}' is still running; one job at a time"))
-            elif self.state.job is not None:  # unload
-                self.channel.send(Error(message.id, ErrorCode.BUSY, "cannot unload while a job runs; cancel it first"))
-            else:
-                self.inbox.put(message)
+                                            f"job '{held.request.id}' is still running; one job at a time"))
+            elif isinstance(message, Unload):
+                if self.state.held is not None:
+                    self.channel.send(Error(message.id, ErrorCode.BUSY, "cannot unload while a job runs; cancel it first"))
+                else:
+                    self.inbox.put(message)
         self._cancel(None)
         self.inbox.put(None)
 
     def _cancel(self, job_id: str | None) -> None:
-        outcome, held = self.state.stop(job_id)
-        if outcome == "queued" and held is not None:
-            self.channel.send(Error(held.id, ErrorCode.CANCELLED, "cancelled before it started"))
-        elif outcome == "none" and job_id is not None:
+        stopped = self.state.stop(job_id)
+        if stopped is not None:
+            self.channel.send(Error(stopped.request.id, ErrorCode.CANCELLED, "cancelled"))
+        elif job_id is not None:
             self.channel.send(Error(job_id, ErrorCode.UNKNOWN_JOB, f"no job '{job_id}' is running"))
 
     def ready(self) -> Ready:
@@ -280,20 +289,20 @@ class Worker:
             if isinstance(message, Unload):
                 self.slot.unload()
                 self.channel.send(self.ready())
-            elif self.state.begin(message):
-                reply = self.run_job(message)  # type: ignore[arg-type]
-                self.state.finish()
-                self.channel.send(reply)
+            elif not message.answered:  # a job cancelled while queued is skipped
+                reply = self.run_job(message.request, message.cancel.is_set)
+                if self.state.finish(message):
+                    self.channel.send(reply)
 
-    def run_job(self, job: Generate | React) -> Message:
+    def run_job(self, job: Generate | React, should_stop: Callable[[], bool]) -> Message:
         """One job → its ``result`` or ``error``; no exception escapes, so the worker lives on.
 
         Input is validated by the generator (one place for every front end), so the model loads first.
         """
         started = time.perf_counter()
-        should_stop = self.state.cancel.is_set
         try:
             partner = load_partner(job.partner) if isinstance(job, React) else None
+            folder = out_folder(job)
             model, load_s = self.slot.get(should_stop)
 
             def progress(step: int, total: int, stage: str) -> None:
@@ -308,7 +317,7 @@ class Worker:
             if should_stop():
                 raise JobError(ErrorCode.CANCELLED, "cancelled")
             write_started = time.perf_counter()
-            paths = save_clips(output.clips, job)
+            paths = save_clips(output.clips, job, folder)
             timings = {**{k: float(v) for k, v in dict(output.timings).items()}, "load_s": load_s,
                        "write_s": time.perf_counter() - write_started, "job_s": time.perf_counter() - started}
             return Result(job.id, clips=paths, timings=timings, warnings=list(output.warnings))
@@ -316,19 +325,38 @@ class Worker:
             error = as_job_error(exc)
             if error.code == ErrorCode.INTERNAL and not isinstance(exc, JobError):
                 traceback.print_exc(file=sys.stderr)
+            if isinstance(job, React) and error.code == ErrorCode.BAD_PARTNER and job.partner not in error.message:
+                error.message = f"{job.partner}: {error.message}"  # say which file the animator sent
             return Error(job.id, error.code, error.message)
 
 
-def save_clips(clips: list[Clip], job: Generate | React) -> list[str]:
-    """Write one ``.npz`` per variation into the job's ``out_dir`` (or a fresh temporary folder)."""
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", job.id)[:64] or "job"
+def _stem(job: Generate | React) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", job.id)[:64] or "job"
+
+
+def _unwritable(job: Generate | React, exc: OSError) -> JobError:
+    where = job.out_dir or "a temporary folder"
+    return JobError(ErrorCode.BAD_REQUEST, f"cannot write clips to {where}: {exc.strerror or exc}")
+
+
+def out_folder(job: Generate | React) -> Path:
+    """The job's ``out_dir`` (created) or a fresh temporary folder, checked before any model work."""
     try:
-        folder = Path(job.out_dir) if job.out_dir else Path(tempfile.mkdtemp(prefix=f"intermask-{stem}-"))
+        folder = Path(job.out_dir) if job.out_dir else Path(tempfile.mkdtemp(prefix=f"intermask-{_stem(job)}-"))
         folder.mkdir(parents=True, exist_ok=True)
-        return [str(clip.save(folder / f"{stem}_{k + 1}.npz").resolve()) for k, clip in enumerate(clips)]
     except OSError as exc:
-        raise JobError(ErrorCode.BAD_REQUEST, f"cannot write clips to {job.out_dir or 'a temporary folder'}: "
-                                              f"{exc.strerror or exc}") from exc
+        raise _unwritable(job, exc) from exc
+    if not os.access(folder, os.W_OK):
+        raise _unwritable(job, PermissionError(13, "permission denied"))
+    return folder
+
+
+def save_clips(clips: list[Clip], job: Generate | React, folder: Path) -> list[str]:
+    """Write one ``.npz`` per variation, named after the job id."""
+    try:
+        return [str(clip.save(folder / f"{_stem(job)}_{k + 1}.npz").resolve()) for k, clip in enumerate(clips)]
+    except OSError as exc:
+        raise _unwritable(job, exc) from exc
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
