@@ -18,10 +18,9 @@ from .keys import Channel, reduce_mask, write_action
 from .read_armature import placement_of, read_clip
 from .retarget import SolvedPose, resample, retarget
 from .rig import place, rig_rest
-from .seam import clip as clip_module
+from .seam import clip as clipmod
 from .seam import rotations as rot
 
-Clip, ClipError = clip_module.Clip, clip_module.ClipError
 
 __all__ = ["BakeError", "BakeReport", "bake_clip", "read_clip"]
 
@@ -97,7 +96,7 @@ def pose_channels(pose: SolvedPose, modes: list[str], reduce_error: float | None
 
 def bake_clip(
     scene: Any,
-    clip: Clip,
+    clip: clipmod.Clip,
     armatures: list[Any],
     *,
     name: str,
@@ -129,7 +128,7 @@ def bake_clip(
     if anchor is not None:
         try:
             anchor_xy = placement_of(anchor).origin[:2]
-        except ClipError as exc:
+        except clipmod.ClipError as exc:
             raise BakeError(f"anchor: {exc}") from exc
     frames = start + np.arange(timed.num_frames)
     report = BakeReport([], [], timed.num_frames, start, fps, 0.0)

@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import bpy
 
@@ -33,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(args: argparse.Namespace) -> dict[str, object]:
+def run(args: argparse.Namespace) -> dict[str, Any]:
     """Load, build rigs, bake, save; returns the summary (raises on bad input with a clear message)."""
     if args.out.suffix.lower() != ".blend":
         raise ValueError(f"--out must name a .blend file, not {args.out}")

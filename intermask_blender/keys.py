@@ -14,7 +14,7 @@ import bpy
 import numpy as np
 
 SLOTTED = bpy.app.version >= (4, 4, 0)
-_LINEAR = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value
+_LINEAR = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value  # type: ignore[attr-defined]
 
 
 @dataclass

@@ -109,9 +109,9 @@ def _body_mesh(name: str, segments: list[tuple[str, np.ndarray, np.ndarray]]) ->
 
 
 def _material(name: str, colour: tuple[float, float, float, float]) -> Any:
-    material = bpy.data.materials.get(name) or bpy.data.materials.new(name)
+    material: Any = bpy.data.materials.get(name) or bpy.data.materials.new(name)
     material.diffuse_color = colour  # solid-mode viewport colour
-    nodes = material.node_tree.nodes if material.node_tree else {}
+    nodes: Any = material.node_tree.nodes if material.node_tree else {}
     if "Principled BSDF" in nodes:  # rendered colour, where the material has Blender's default node tree
         nodes["Principled BSDF"].inputs["Base Color"].default_value = colour
     return material
@@ -126,7 +126,8 @@ def build_mannequin(scene: Any, person: int) -> Any:
     scene.collection.objects.link(obj)
     with bpy.context.temp_override(active_object=obj, object=obj, selected_objects=[obj]):
         # Edit bones exist only in edit mode: Blender has no other API to create bones.
-        bpy.context.view_layer.objects.active = obj
+        view_layer: Any = bpy.context.view_layer
+        view_layer.objects.active = obj
         bpy.ops.object.mode_set(mode="EDIT")
         edit = {}
         for bone, head, tail in segments:
@@ -137,12 +138,13 @@ def build_mannequin(scene: Any, person: int) -> Any:
                 edit[skeleton.JOINT_NAMES[j]].parent = edit[skeleton.JOINT_NAMES[parent]]
         bpy.ops.object.mode_set(mode="OBJECT")
     mesh, groups = _body_mesh(f"{name}_Body", segments)
-    body = bpy.data.objects.new(f"{name}_Body", mesh)
+    body: Any = bpy.data.objects.new(f"{name}_Body", mesh)
     scene.collection.objects.link(body)
     body.parent = obj
     for bone, indices in groups:
         body.vertex_groups.new(name=bone).add(list(indices), 1.0, "REPLACE")
-    body.modifiers.new("Armature", "ARMATURE").object = obj
+    modifier: Any = body.modifiers.new("Armature", "ARMATURE")
+    modifier.object = obj
     material = _material(f"{name}_Skin", COLOURS[person])
     mesh.materials.append(material)
     body.color = COLOURS[person]

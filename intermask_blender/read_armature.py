@@ -16,9 +16,8 @@ from .bonemap import BoneMapError, bone_map_for
 from .retarget import CHILDREN, PARENTS, PRIMARY_CHILD, Retargeter, clip_local_rotations, resample
 from .rig import Placement, default_placement, rig_rest
 from .seam import features, skeleton
-from .seam import clip as clip_module
+from .seam import clip as clipmod
 
-Clip, ClipError = clip_module.Clip, clip_module.ClipError
 
 J = skeleton.JOINT_INDEX
 
@@ -76,16 +75,16 @@ def placement_of(armature: Any) -> Placement:
     try:
         rig = rig_rest(armature, bone_map_for(armature))
     except BoneMapError as exc:
-        raise ClipError(str(exc)) from exc
+        raise clipmod.ClipError(str(exc)) from exc
     return Placement.stored(armature) or default_placement(rig)
 
 
-def read_clip(armature: Any, scene: Any, frame_start: int, frame_end: int) -> Clip:
+def read_clip(armature: Any, scene: Any, frame_start: int, frame_end: int) -> clipmod.Clip:
     """The armature's motion over ``frame_start..frame_end`` (inclusive) as a one-person 30 fps clip."""
     if getattr(armature, "type", None) != "ARMATURE":
-        raise ClipError(f"'{getattr(armature, 'name', armature)}' is not an armature object")
+        raise clipmod.ClipError(f"'{getattr(armature, 'name', armature)}' is not an armature object")
     if frame_end < frame_start:
-        raise ClipError(f"frame range {frame_start}..{frame_end} is empty")
+        raise clipmod.ClipError(f"frame range {frame_start}..{frame_end} is empty")
     placement = placement_of(armature)
     solver = Retargeter(rig_rest(armature, bone_map_for(armature)))
     current = scene.frame_current
@@ -103,5 +102,5 @@ def read_clip(armature: Any, scene: Any, frame_start: int, frame_end: int) -> Cl
     fps = float(scene.render.fps) / float(scene.render.fps_base)
     meta = {"source": "armature", "armature": armature.name, "frames": [frame_start, frame_end], "scene_fps": fps}
     unknown = np.zeros((positions.shape[0], 1, 4), dtype=bool)
-    clip = resample(Clip(positions[:, None], rotations[:, None], unknown, fps, meta), float(skeleton.FPS))
-    return Clip(clip.positions, clip.rotations, features.detect_contacts(clip.positions[:, 0])[:, None], clip.fps, meta)
+    clip = resample(clipmod.Clip(positions[:, None], rotations[:, None], unknown, fps, meta), float(skeleton.FPS))
+    return clipmod.Clip(clip.positions, clip.rotations, features.detect_contacts(clip.positions[:, 0])[:, None], clip.fps, meta)

@@ -21,9 +21,8 @@ from .bonemap import ROOT
 from .rig import Placement, RigRest
 from .seam import rotations as rot
 from .seam import skeleton
-from .seam import clip as clip_module
+from .seam import clip as clipmod
 
-Clip = clip_module.Clip
 
 J = skeleton.JOINT_INDEX
 PARENTS = skeleton.PARENTS
@@ -102,7 +101,7 @@ def clip_local_rotations(world: np.ndarray) -> np.ndarray:
     return rot.quat_normalize(local)
 
 
-def resample(clip: Clip, fps: float) -> Clip:
+def resample(clip: clipmod.Clip, fps: float) -> clipmod.Clip:
     """The clip at another frame rate: positions linear, rotations normalised-linear, contacts nearest."""
     if abs(float(clip.fps) - fps) < 1e-6:
         return clip
@@ -116,7 +115,7 @@ def resample(clip: Clip, fps: float) -> Clip:
     q1 = np.where(np.sum(q0 * q1, axis=-1, keepdims=True) < 0, -q1, q1)
     quats = _unit((1 - w) * q0 + w * q1)
     contacts = clip.contacts[np.minimum(np.rint(times).astype(int), clip.num_frames - 1)]
-    return Clip(pos, quats, contacts, fps, dict(clip.meta))
+    return clipmod.Clip(pos, quats, contacts, fps, dict(clip.meta))
 
 
 def pin_feet(goals: np.ndarray, contacts: np.ndarray, fps: float) -> np.ndarray:
@@ -300,7 +299,7 @@ class Retargeter:
         return world
 
 
-def retarget(clip: Clip, rig: RigRest, placement: Placement, pin: bool = True) -> SolvedPose:
+def retarget(clip: clipmod.Clip, rig: RigRest, placement: Placement, pin: bool = True) -> SolvedPose:
     """Solve one person's clip (P = 1) onto ``rig`` at ``placement``."""
     goals = placement.to_world(clip.positions[:, 0])
     if pin:

@@ -62,7 +62,7 @@ class RigRest:
         total = 0.0
         for side in ("left", "right"):
             hip, knee, ankle = (heads[self.joints[f"{side}_{n}"]] for n in ("hip", "knee", "ankle"))
-            total += np.linalg.norm(knee - hip) + np.linalg.norm(ankle - knee)
+            total += float(np.linalg.norm(knee - hip) + np.linalg.norm(ankle - knee))
         return total / 2.0
 
     def ankle_height(self) -> float:

@@ -46,12 +46,12 @@ def _rigify(scene: Any) -> Any:
     _enable("rigify")
     before = {o.name for o in bpy.data.objects}
     with bpy.context.temp_override(scene=scene):
-        bpy.ops.object.armature_human_metarig_add()
+        bpy.ops.object.armature_human_metarig_add()  # type: ignore[attr-defined]  # added by the rigify add-on
     return _only_armature(_new_objects(before), "rigify metarig")
 
 
 def _append_blend(path: Path, name: str, scene: Any) -> Any:
-    with bpy.data.libraries.load(str(path), link=False) as (data_from, data_to):
+    with bpy.data.libraries.load(str(path), link=False) as (data_from, data_to):  # type: ignore[func-returns-value,attr-defined]
         if name not in data_from.objects:
             raise RigError(f"{path}: no object named '{name}' (objects: {', '.join(data_from.objects[:20])})")
         data_to.objects = list(data_from.objects)

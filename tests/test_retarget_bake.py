@@ -195,3 +195,37 @@ def test_euler_keys_are_the_same_rotation_blender_would_build(order: str) -> Non
     eulers = matrix_to_euler(matrices, order)
     rebuilt = np.array([np.array(Euler(e, order).to_matrix()) for e in eulers])
     np.testing.assert_allclose(rebuilt, matrices, atol=1e-5)
+
+
+def test_bake_is_one_undo_step(tmp_path: Path) -> None:
+    clip = salsa_clip(30)
+    scene = fresh_scene()
+    rig = daz_bvh_rig(scene, tmp_path, SALSA_A, frames=30)
+    name, old = rig.name, rig.animation_data.action.name
+    bpy.ops.ed.undo_push(message="before bake")
+    bake_clip(scene, clip.person(0), [rig], name="undo me")
+    bpy.ops.ed.undo_push(message="bake")
+    assert "undo me" in bpy.data.actions
+    bpy.ops.ed.undo()
+    rig = bpy.data.objects[name]  # undo reloads the data: old references are gone
+    assert "undo me" not in bpy.data.actions
+    assert rig.animation_data.action.name == old and not rig.animation_data.nla_tracks
+
+
+def test_bake_command_writes_a_blend_with_the_actions(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    clip_path = salsa_clip(45).save(tmp_path / "pair.npz")
+    out = tmp_path / "scene.blend"
+    command = [sys.executable, "-m", "intermask_blender.cli", "bake", str(clip_path), "--rig", "rigify", "--rig", "mannequin", "--out", str(out), "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["frames"] == 45 and summary["fps"] == 30.0 and summary["armatures"] == ["metarig", "IM_Person_B"]
+    bpy.ops.wm.open_mainfile(filepath=str(out))
+    for armature, action in zip(summary["armatures"], summary["actions"]):
+        assert bpy.data.objects[armature].animation_data.action.name == action
+    bad = subprocess.run([*command[:4], str(tmp_path / "missing.npz"), "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "clip file not found" in bad.stderr and "Traceback" not in bad.stderr

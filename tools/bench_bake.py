@@ -13,8 +13,10 @@ import argparse
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 import bpy
+import numpy as np
 
 from intermask_blender import bonemap
 from intermask_blender.bake import bake_clip
@@ -28,17 +30,17 @@ from vendor_models.data.build import ensure_cache
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _scene_with_rigs() -> tuple[bpy.types.Scene, list[bpy.types.Object]]:
+def _scene_with_rigs() -> tuple[Any, list[Any]]:
     bpy.ops.wm.read_factory_settings(use_empty=True)
     bonemap.register()
-    scene = bpy.context.scene
+    scene: Any = bpy.context.scene
     scene.render.fps, scene.render.fps_base = 30, 1.0
     return scene, [resolve_rig("rigify", scene, p) for p in range(2)]
 
 
-def naive_bake(scene: bpy.types.Scene, clip: Clip, armatures: list[bpy.types.Object]) -> None:
+def naive_bake(scene: Any, clip: Clip, armatures: list[Any]) -> None:
     """The same solve, keyed the slow way: set each pose bone, ``keyframe_insert`` it, every frame."""
-    anchor = armatures[0].matrix_world.translation[:2]
+    anchor = np.array(armatures[0].matrix_world.translation[:2])
     for person, obj in enumerate(armatures):
         rig = rig_rest(obj, bone_map_for(obj))
         one = clip.person(person)
