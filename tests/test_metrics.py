@@ -152,7 +152,7 @@ def test_overlapping_bodies_are_interpenetration_and_jitter_and_drift_are_measur
     shaky[1::2, :, 0] += 0.01  # 1 cm alternate-frame shake: |Δ²p| = 2 cm → 0.02·900 = 18 m/s²
     assert physical_metrics([_clip([shaky])])["jitter"] == pytest.approx(18.0)
     stretch = _standing(20)
-    stretch[10:, 20] += [0, -0.1, 0]  # the left wrist moves 10 cm away along its forearm for half the clip
+    stretch[10:, 20] += [0.1, 0, 0]  # the left wrist moves 10 cm away along its (T-pose, +X) forearm for half the clip
     drift = physical_metrics([_clip([stretch])])["bone_drift"]
     assert drift == pytest.approx(50.0 / 21, rel=1e-3)  # one bone with std 50 mm, averaged over 21 bones
 

@@ -7,9 +7,8 @@ Rotation convention (binding for every clip we write and read):
 * ``W_j`` carries the REST pose to the current pose: the rest pose faces +Z, Y-up, and its bone from
   joint j to its child c points along ``skeleton.REST_DIRECTIONS[c]``. So the current bone direction is
   ``W_j · REST_DIRECTIONS[c]``, and all-identity rotations mean "standing in the rest pose facing +Z".
-  Note that REST_DIRECTIONS (HumanML3D's ``t2m_raw_offsets``) is a T-pose only from the collars inwards:
-  its shoulder→elbow→wrist bones hang straight DOWN, so for real mocap the collar and elbow carry about
-  90° of rest-to-T-pose rotation.
+  REST_DIRECTIONS is SMPL's T-pose (arms out sideways), so these rotations mean what InterHuman's SMPL
+  rotations mean.
 
 Feature layout (InterGen ``process_motion_np``; reference §1.2), for T frames → T-1 feature rows:
 ``[0:66]`` positions of frame t, ``[66:132]`` velocities pos[t+1]-pos[t], ``[132:258]`` local 6D of joints
@@ -73,13 +72,14 @@ def person_features(positions: np.ndarray, rotations: np.ndarray, contacts: np.n
     return np.concatenate([pos, vel, rot, np.asarray(contacts[:-1], dtype=np.float64)], axis=-1).astype(np.float32)
 
 
-def facing_angle(positions: np.ndarray) -> np.ndarray:
-    """Yaw (radians about +Y) of the body's forward direction, from hips and shoulders [..., 22, 3].
+def facing_angle(positions: np.ndarray, hips_only: bool = False) -> np.ndarray:
+    """Yaw (radians about +Y) of the body's forward direction [..., 22, 3]; 0 means facing +Z.
 
-    forward = up × (r_hip − l_hip + r_shoulder − l_shoulder), as InterGen; 0 means facing +Z.
+    forward = up × (r_hip − l_hip + r_shoulder − l_shoulder), HumanML3D's steadier estimate; with
+    ``hips_only`` it is up × (r_hip − l_hip), which is what InterGen's canonicalisation uses.
     """
     r_hip, l_hip, r_sh, l_sh = (positions[..., j, :] for j in FACE_JOINTS)
-    across = (r_hip - l_hip) + (r_sh - l_sh)
+    across = r_hip - l_hip if hips_only else (r_hip - l_hip) + (r_sh - l_sh)
     forward = np.cross(np.array([0.0, 1.0, 0.0]), across)
     return np.arctan2(forward[..., 0], forward[..., 2])
 
@@ -145,8 +145,8 @@ def canonicalise(positions: np.ndarray, rotations: np.ndarray, shared_floor: boo
 
     Each person's lowest joint over the clip is put at Y = 0 (floor per person, as InterGen; with
     ``shared_floor`` one floor for everyone); then ONE rigid transform — person 0's root XZ at frame 0 to
-    the origin, person 0's frame-0 facing to +Z — is applied to everyone, so partners keep their true
-    relative placement. Only root rotations change.
+    the origin, person 0's frame-0 hip facing to +Z (hips only, exactly as InterGen) — is applied to
+    everyone, so partners keep their true relative placement. Only root rotations change.
     """
     positions = _check(positions, (NUM_JOINTS, 3), "positions").astype(np.float64)
     rotations = _check(rotations, (NUM_JOINTS, 4), "rotations").astype(np.float64)
@@ -157,7 +157,7 @@ def canonicalise(positions: np.ndarray, rotations: np.ndarray, shared_floor: boo
         floor = np.full_like(floor, floor.min())
     positions = positions - np.array([0.0, 1.0, 0.0]) * floor[None, :, None, None]
     origin = positions[0, 0, 0] * np.array([1.0, 0.0, 1.0])
-    turn = yaw_quat(-facing_angle(positions[0, 0]))
+    turn = yaw_quat(-facing_angle(positions[0, 0], hips_only=True))
     positions = quat_rotate(turn, positions - origin)
     rotations = rotations.copy()
     rotations[:, :, 0] = quat_normalize(quat_multiply(turn, rotations[:, :, 0]))

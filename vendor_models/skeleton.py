@@ -24,13 +24,19 @@ KINEMATIC_CHAIN: tuple[tuple[int, ...], ...] = (
     (0, 2, 5, 8, 11), (0, 1, 4, 7, 10), (0, 3, 6, 9, 12, 15), (9, 14, 17, 19, 21), (9, 13, 16, 18, 20),
 )
 
-#: Unit bone directions of the rest pose (a T-pose facing +Z, Y-up), HumanML3D's ``t2m_raw_offsets``.
+#: Unit direction of each joint from its parent in the rest pose: SMPL's T-pose facing +Z, Y-up, left = +X.
+#: Local rotations (clip files, the 6D block of the 262-D feature) are relative to this pose, which is what
+#: makes them agree with InterHuman's SMPL rotations. Legs, spine and feet follow HumanML3D's
+#: ``t2m_raw_offsets``; unlike those, the arms point sideways (SMPL's rest is a T-pose, not arms-down) and
+#: the collars rise from spine3 the way SMPL's do.
+_COLLAR = (0.55, 0.835, 0.0)
 REST_DIRECTIONS = np.array(
     [[0, 0, 0], [1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, -1, 0], [0, 1, 0], [0, -1, 0],
-     [0, -1, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1], [0, 1, 0], [1, 0, 0], [-1, 0, 0], [0, 0, 1],
-     [0, -1, 0], [0, -1, 0], [0, -1, 0], [0, -1, 0], [0, -1, 0], [0, -1, 0]],
+     [0, -1, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1], [0, 1, 0], _COLLAR, (-_COLLAR[0], *_COLLAR[1:]), [0, 0, 1],
+     [1, 0, 0], [-1, 0, 0], [1, 0, 0], [-1, 0, 0], [1, 0, 0], [-1, 0, 0]],
     dtype=np.float32,
 )
+REST_DIRECTIONS /= np.maximum(np.linalg.norm(REST_DIRECTIONS, axis=1, keepdims=True), 1e-12)
 
 #: (left, right) joint pairs, for mirroring.
 LEFT_RIGHT_PAIRS: tuple[tuple[int, int], ...] = ((1, 2), (4, 5), (7, 8), (10, 11), (13, 14), (16, 17), (18, 19), (20, 21))

@@ -8,8 +8,7 @@ Rotations follow the convention in :mod:`vendor_models.features`: ``W_j`` carrie
 
 ``G(t) G(ref)⁻¹`` is the motion relative to the T-pose, ``Yaw(θ)`` turns our +Z-facing rest onto the
 T-pose's real facing, and ``C_j`` is the fixed rotation that carries ``skeleton.REST_DIRECTIONS`` onto
-this skeleton's own T-pose bone directions (best fit over the joint's children; about 90° for the arms,
-which hang down in REST_DIRECTIONS), so forward kinematics of REST_DIRECTIONS × bone lengths reproduces
+this skeleton's own T-pose bone directions (best fit over the joint's children), so forward kinematics of REST_DIRECTIONS × bone lengths reproduces
 the joint positions. A per-frame swing then makes every single-child bone exact, and half-turn roll
 flips of the source are undone (:func:`unwrap_half_turns`).
 
@@ -45,7 +44,7 @@ from .bvh import BvhError, BvhMotion, read_bvh
 from .joint_maps import SKELETONS, identify, map_joints
 
 #: Bump whenever a change here changes the clips written, so caches built by older code are rebuilt.
-CONVERTER_VERSION = 4
+CONVERTER_VERSION = 5
 #: Metres per file unit, per skeleton (see the module docstring for how each was measured).
 METRES_PER_UNIT: dict[str, float] = {"daz": 0.01, "iclone": 0.01}
 #: True capture rate per source folder where the BVH header is wrong (keyed by the folder's name).
