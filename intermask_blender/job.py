@@ -45,6 +45,7 @@ class _Job:
     mode: str
     prompt: str
     partner: str
+    first_frame: int
     started: float = field(default_factory=time.perf_counter)
 
 
@@ -82,7 +83,7 @@ def _client_for(config: WorkerConfig) -> WorkerClient:
 
 
 def start(scene: bpy.types.Scene, request: protocol.Generate | protocol.React, config: WorkerConfig,
-          *, partner: str = "") -> str:
+          *, partner: str = "", first_frame: int = 0) -> str:
     """Send ``request`` to the worker and start polling; raises :class:`JobError` if a job is running."""
     if _State.job is not None:
         raise JobError("a job is already running: wait for it or press Cancel")
@@ -93,7 +94,7 @@ def start(scene: bpy.types.Scene, request: protocol.Generate | protocol.React, c
     except (OSError, RuntimeError) as exc:
         raise JobError(f"could not start the worker: {exc}") from exc
     mode = "REACT" if isinstance(request, protocol.React) else "GENERATE"
-    _State.job = _Job(job_id, scene.name, mode, request.prompt, partner)
+    _State.job = _Job(job_id, scene.name, mode, request.prompt, partner, first_frame)
     _State.stats = TickStats()
     settings = scene.intermask
     settings.progress = 0.0
@@ -185,6 +186,7 @@ def _finish_result(settings: bpy.types.PropertyGroup, job: _Job, result: protoco
     settings.result_mode = job.mode
     settings.result_prompt = job.prompt
     settings.result_partner = job.partner
+    settings.result_start = job.first_frame
     settings.variation = 1
     settings.progress = 1.0
     _State.last_timings = dict(result.timings)

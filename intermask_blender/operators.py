@@ -37,8 +37,9 @@ def _fail(op: bpy.types.Operator, settings: bpy.types.PropertyGroup, message: st
     return {"CANCELLED"}
 
 
-def partner_clip(context: bpy.types.Context, out_dir: Path) -> tuple[bpy.types.Object, Path]:
-    """Read the active animated armature (React's person A) into a one-person clip file."""
+def partner_clip(context: bpy.types.Context, out_dir: Path) -> tuple[bpy.types.Object, int, Path]:
+    """Read the active animated armature (React's person A) into a one-person clip file; returns the
+    partner, the scene frame its window starts on (person B's keys start there too) and the file."""
     partner = context.active_object
     if partner is None or partner.type != "ARMATURE":
         raise ValueError("React needs the animated partner armature to be the active object")
@@ -52,7 +53,7 @@ def partner_clip(context: bpy.types.Context, out_dir: Path) -> tuple[bpy.types.O
     longest = int(protocol.MAX_SECONDS * scene.render.fps / scene.render.fps_base)
     last = min(last, first + longest - 1)
     clip = bake.read_clip(partner, scene, first, last)
-    return partner, clip.save(out_dir / "partner.npz")
+    return partner, first, clip.save(out_dir / "partner.npz")
 
 
 class INTERMASK_OT_generate(bpy.types.Operator):
@@ -76,14 +77,14 @@ class INTERMASK_OT_generate(bpy.types.Operator):
                           variations=settings.variations, guidance=settings.guidance, steps=settings.steps,
                           out_dir=str(out_dir))
             request: protocol.Generate | protocol.React
-            partner_name = ""
+            partner_name, first = "", 0
             if settings.mode == "REACT":
-                partner, path = partner_clip(context, out_dir)
+                partner, first, path = partner_clip(context, out_dir)
                 partner_name = partner.name
                 request = protocol.React(partner=str(path), **common)  # type: ignore[arg-type]
             else:
                 request = protocol.Generate(prompts=prompts, seconds=settings.seconds, **common)  # type: ignore[arg-type]
-            job.start(_scene(context), request, config, partner=partner_name)
+            job.start(_scene(context), request, config, partner=partner_name, first_frame=first)
         except (WorkerPythonError, job.JobError, bake.BakeError, *USER_ERRORS) as exc:
             return _fail(self, settings, str(exc))
         self.report({"INFO"}, f"InterMask: generating '{prompt}'")
@@ -129,8 +130,9 @@ class INTERMASK_OT_apply(bpy.types.Operator):
             partner = scene.objects.get(settings.result_partner)
             if settings.result_mode == "REACT" and partner is not None and rigs_by_person[1] == partner:
                 raise results.ResultError(f"Person B's rig '{partner.name}' is the partner itself: pick another rig")
+            start = settings.result_start if settings.result_mode == "REACT" else None  # in step with the partner
             report = results.bake_result(scene, clip, settings.result_mode, rigs_by_person,
-                                         name=settings.result_prompt or "InterMask")
+                                         name=settings.result_prompt or "InterMask", frame_start=start)
         except (results.ResultError, bake.BakeError, *USER_ERRORS) as exc:
             return _fail(self, settings, str(exc))
         preview.discard(scene)

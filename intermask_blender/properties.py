@@ -79,6 +79,7 @@ class IM_SceneSettings(bpy.types.PropertyGroup):
         name="Variation", default=1, min=1, max=protocol.MAX_VARIATIONS, description="Which variation to preview or apply",
     )
     result_partner: bpy.props.StringProperty(default="")  # type: ignore[valid-type]
+    result_start: bpy.props.IntProperty(default=1)  # type: ignore[valid-type]
     status: bpy.props.StringProperty(name="Status", default="")  # type: ignore[valid-type]
     status_is_error: bpy.props.BoolProperty(default=False)  # type: ignore[valid-type]
     progress: bpy.props.FloatProperty(  # type: ignore[valid-type]

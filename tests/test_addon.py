@@ -298,8 +298,8 @@ def test_react_reads_the_active_animated_armature_as_the_partner(scene, salsa_va
     bpy.ops.intermask.apply()
     person_a = scene.intermask.armature_a
     bpy.context.view_layer.objects.active = person_a
-    found, path = partner_clip(bpy.context, tmp_path)
-    assert found == person_a
+    found, first, path = partner_clip(bpy.context, tmp_path)
+    assert found == person_a and first == int(person_a.animation_data.action.frame_range[0])
     partner = clipmod.Clip.load(path)
     original = clipmod.Clip.load(salsa_variations[0]).person(0)
     assert partner.num_people == 1 and partner.num_frames == original.num_frames == 90
@@ -380,6 +380,7 @@ def test_react_keeps_the_partner_and_animates_person_b(scene, salsa_variations) 
     assert partner.animation_data.action == partner_action, "the partner's animation must stay as it was"
     assert other.animation_data.action != other_action
     assert other_action.name in [s.action.name for t in other.animation_data.nla_tracks for s in t.strips]
+    assert other.animation_data.action.frame_range[0] == partner_action.frame_range[0], "B starts with the partner"
 
 
 _QUIT = r"""
