@@ -28,10 +28,12 @@ def test_every_preset_recognises_its_own_names(preset: str) -> None:
         (["ORG-thigh.L", "DEF-thigh.L", "DEF-thigh.L.001", "thigh_fk.L"], {"left_hip": "DEF-thigh.L"}),
         (["Armature|CC_Base_L_Thigh", "CC_Base_R_Thigh"], {"left_hip": "Armature|CC_Base_L_Thigh", "right_hip": "CC_Base_R_Thigh"}),
         (["m_avg_L_Hip", "m_avg_R_Hip", "m_avg_Pelvis"], {"left_hip": "m_avg_L_Hip", "right_hip": "m_avg_R_Hip", "pelvis": "m_avg_Pelvis"}),
-        (["Thigh_L", "Thigh_R"], {"left_hip": "Thigh_L", "right_hip": "Thigh_R"}),  # close spelling, same side only
+        (["Thigh_L", "Thigh_R"], {"left_hip": "Thigh_L", "right_hip": "Thigh_R"}),
+        (["Hips", "LeftUpLeg2", "RightUpLeg2"], {"left_hip": "LeftUpLeg2", "right_hip": "RightUpLeg2"}),  # close spelling
+        (["Hips", "RightUpLeg"], {"right_hip": "RightUpLeg", "left_hip": None}),  # never across sides
     ],
 )
-def test_names_match_across_prefixes_case_and_separators(names: list[str], expected: dict[str, str]) -> None:
+def test_names_match_across_prefixes_case_and_separators(names: list[str], expected: dict[str, str | None]) -> None:
     found = guess_bone_map("rig", names).bones
     for joint, bone in expected.items():
         assert found.get(joint) == bone, (joint, found)

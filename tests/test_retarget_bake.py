@@ -229,3 +229,34 @@ def test_bake_command_writes_a_blend_with_the_actions(tmp_path: Path) -> None:
         assert bpy.data.objects[armature].animation_data.action.name == action
     bad = subprocess.run([*command[:4], str(tmp_path / "missing.npz"), "--out", str(out)], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "clip file not found" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_rig_specs_from_blend_and_fbx_files(tmp_path: Path) -> None:
+    from intermask_blender.rigs import RigError
+
+    scene = fresh_scene()
+    resolve_rig("mannequin", scene, 1)
+    blend = tmp_path / "cast.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    import addon_utils
+
+    addon_utils.enable("io_scene_fbx", default_set=True)
+    fbx = tmp_path / "cast.fbx"
+    bpy.ops.export_scene.fbx(filepath=str(fbx), add_leaf_bones=False)
+    scene = fresh_scene()
+    appended = resolve_rig(f"{blend}:IM_Person_B", scene, 0)
+    assert appended.name == "IM_Person_B" and [c.name for c in appended.children] == ["IM_Person_B_Body"]
+    imported = resolve_rig(str(fbx), scene, 1)
+    assert imported.type == "ARMATURE" and bone_map_for(imported).preset == "smpl"
+    clip = salsa_clip(30)
+    report = bake_clip(scene, clip, [appended, imported], name="from files")
+    assert len(report.actions) == 2
+    errors = _errors(imported, scene, clip, 1, report.frame_start)  # FBX: rotated, rescaled object and bone axes
+    ends = np.concatenate([errors[j] for j in ("pelvis", "left_ankle", "right_ankle", "left_wrist", "right_wrist")])
+    assert np.median(ends) < 0.02 and np.percentile(ends, 95) < 0.05
+    with pytest.raises(RigError, match="no object named 'Nobody'"):
+        resolve_rig(f"{blend}:Nobody", scene, 0)
+    with pytest.raises(RigError, match="unknown rig 'robot.obj'"):
+        resolve_rig("robot.obj", scene, 0)
+    with pytest.raises(RigError, match="rig file not found"):
+        resolve_rig(str(tmp_path / "gone.bvh"), scene, 0)
