@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "preview": ("preview", "draw a clip (.npz) as a stick-figure GIF from the front and the top"),
     "worker": ("worker", "background model process for the add-on (JSON lines on stdin/stdout)"),
     "train": ("training.cli", "train a component: `train vq|transformer --config small [--steps N] [--out DIR] [--resume]`"),
+    "sample": ("sample_cli", "generate a two-person clip: `sample \"PROMPT\" --seconds 6 --out clip.npz [--react partner.npz]`"),
     "bench": ("bench", "generation latency, worker cold start and peak memory (--json)"),
 }
 

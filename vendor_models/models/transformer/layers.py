@@ -79,8 +79,7 @@ class InterMBlock(nn.Module):
 
     1. self-attention over the whole sequence + FFN;
     2. per person (weights shared by both): spatial attention across the G groups at each time step and
-       temporal attention across time for each group, computed in parallel and summed, each with its
-       own residual;
+       temporal attention across time for each group, computed in parallel and summed;
     3. cross-attention: each person's step-2 output queries the other person's step-1 tokens;
     4. FFN.
     """
@@ -140,6 +139,7 @@ class InterMBlock(nn.Module):
         tmp = (normed * (1 + per(sc_t)) + per(sh_t)).reshape(bb * g, steps, d)
         tpad = None if pad is None else pad.view(bb * g, steps)
         tmp = self.temporal(tmp, tmp, tpad).view(bb, g, steps, d)
-        # each branch keeps its own residual, then the two are summed (InterMask's choice)
-        out = 2 * grid + per(g_s) * self.drop(spa) + per(g_t) * self.drop(tmp)
+        # the two updates are summed onto ONE residual; InterMask gives each branch its own residual and
+        # sums those, which doubles the residual stream in every block (×2^layers at initialisation)
+        out = grid + per(g_s) * self.drop(spa) + per(g_t) * self.drop(tmp)
         return out.reshape(bb, n, d)
