@@ -43,10 +43,15 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def _apply(stack: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """``stack @ m`` for a stack of 3×3 matrices [T,3,3] and one fixed 3×3 matrix or 3-vector, as a
+    """``stack @ m`` for a stack of 3×3 matrices [...,3,3] and one fixed 3×3 matrix or 3-vector, as a
     single BLAS product (numpy's batched matmul is several times slower for this shape)."""
     flat = stack.reshape(-1, 3) @ m
     return flat.reshape(stack.shape[:-1] + m.shape[1:])
+
+
+def _premultiply(m: np.ndarray, stack: np.ndarray) -> np.ndarray:
+    """``m @ stack`` for one fixed 3×3 matrix and a stack [...,3,3], as a single BLAS product."""
+    return np.swapaxes(_apply(np.swapaxes(stack, -1, -2), m.T), -1, -2)
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -95,7 +100,7 @@ def clip_world_rotations(local: np.ndarray) -> np.ndarray:
     for j, p in enumerate(PARENTS):
         if p >= 0:
             world[:, j] = world[:, p] @ world[:, j]
-    return _M @ world @ _M.T
+    return _premultiply(_M, _apply(world, _M.T))
 
 
 def clip_local_rotations(world: np.ndarray) -> np.ndarray:
@@ -266,20 +271,21 @@ class Retargeter:
         """
         rig = self.rig
         world_inv = np.linalg.inv(rig.world)
-        rot_arm = rig.object_rotation.T @ orient
-        head_arm = heads @ world_inv[:3, :3].T + world_inv[:3, 3]
+        rot_arm = _premultiply(rig.object_rotation.T, orient)
+        head_arm = (heads.reshape(-1, 3) @ world_inv[:3, :3].T + world_inv[:3, 3]).reshape(heads.shape)
         rest_rot, rest_head = rig.rest[:, :3, :3], rig.rest[:, :3, 3]
-        has_parent = rig.parents >= 0
-        parent = np.where(has_parent, rig.parents, 0)
-        # with no parent, the "parent" pose and rest are the identity at the origin
-        parent_rot = np.where(has_parent[:, None, None], rest_rot[parent], np.eye(3))
-        parent_head = np.where(has_parent[:, None], rest_head[parent], 0.0)
+        top = rig.parents < 0
+        parent = np.where(top, 0, rig.parents)
+        # a bone without a parent sits in an identity "parent" at the origin
+        parent_rot, parent_head = rest_rot[parent], rest_head[parent]
+        parent_rot[top], parent_head[top] = np.eye(3), 0.0
         local_rot = np.swapaxes(parent_rot, -1, -2) @ rest_rot  # [B,3,3] rest of b in its parent
         local_head = np.einsum("bji,bj->bi", parent_rot, rest_head - parent_head)
-        pose_parent_rot = np.where(has_parent[:, None, None], rot_arm[:, parent], np.eye(3))
-        pose_parent_head = np.where(has_parent[:, None], head_arm[:, parent], 0.0)
-        basis_rot = np.swapaxes(local_rot, -1, -2) @ np.swapaxes(pose_parent_rot, -1, -2) @ rot_arm
-        in_parent = (np.swapaxes(pose_parent_rot, -1, -2) @ (head_arm - pose_parent_head)[..., None])[..., 0]
+        pose_parent_rot, pose_parent_head = rot_arm[:, parent], head_arm[:, parent]
+        pose_parent_rot[:, top], pose_parent_head[:, top] = np.eye(3), 0.0
+        pose_parent_inv = np.swapaxes(pose_parent_rot, -1, -2)
+        basis_rot = np.swapaxes(local_rot, -1, -2) @ (pose_parent_inv @ rot_arm)
+        in_parent = (pose_parent_inv @ (head_arm - pose_parent_head)[..., None])[..., 0]
         basis_loc = ((in_parent - local_head)[..., None, :] @ local_rot)[..., 0, :]
         quats = rot.matrix_to_quat(basis_rot)
         flips = np.cumsum(np.sum(quats[1:] * quats[:-1], axis=-1) < 0, axis=0) % 2 == 1
