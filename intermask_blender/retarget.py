@@ -35,6 +35,7 @@ LIMBS = tuple(
     for side in ("left", "right")
     for a, b, c in (("hip", "knee", "ankle"), ("shoulder", "elbow", "wrist"))
 )
+_KNEES = (J["left_knee"], J["right_knee"])
 _M = skeleton.model_to_blender_matrix()
 
 
@@ -203,15 +204,20 @@ class Retargeter:
             p = PARENTS[p]
         return p
 
-    def _limb_knee(self, upper: int, middle: int, end: int, base: np.ndarray, goals: np.ndarray) -> np.ndarray:
-        """Two-bone solve: where the knee/elbow goes so the ankle/wrist reaches its goal from ``base``."""
+    def _limb_knee(self, upper: int, middle: int, end: int, base: np.ndarray, goals: np.ndarray, upper_rot: np.ndarray) -> np.ndarray:
+        """Two-bone solve: where the knee/elbow goes so the ankle/wrist reaches its goal from ``base``.
+
+        The bend plane is the clip's (through its knee/elbow); where the clip's limb is straight, the
+        clip's upper-joint rotation says which way is forward (knees bend forward, elbows back).
+        """
         h = self.rest_heads
         l1 = np.linalg.norm(h[self.mapped[middle]] - h[self.mapped[upper]])
         l2 = np.linalg.norm(h[self.mapped[end]] - h[self.mapped[middle]])
         to_end = goals[:, end] - base
         dist = np.clip(np.linalg.norm(to_end, axis=-1), abs(l1 - l2) + 1e-6, l1 + l2 - 1e-6)
         e = _unit(to_end)
-        bend = goals[:, middle] - base
+        natural = _apply(upper_rot, _M @ np.array([0.0, 0.0, 1.0 if middle in _KNEES else -1.0]))
+        bend = goals[:, middle] - base + 1e-3 * natural
         bend = bend - np.sum(bend * e, axis=-1, keepdims=True) * e
         cos_a = np.clip((l1 * l1 + dist * dist - l2 * l2) / (2 * l1 * dist), -1.0, 1.0)[:, None]
         return base + e * (l1 * cos_a) + _unit(bend) * (l1 * np.sqrt(1.0 - cos_a * cos_a))
@@ -244,7 +250,7 @@ class Retargeter:
             elif joint is not None:
                 j = J[joint]
                 if j in limbs:
-                    goals[:, limbs[j][1]] = self._limb_knee(*limbs[j], heads[:, b], goals)
+                    goals[:, limbs[j][1]] = self._limb_knee(*limbs[j], heads[:, b], goals, world_rot[:, j])
                 predicted = _apply(world_rot[:, j], self.align[j])
                 if j in self.aim:
                     goal, u = self.aim[j]
