@@ -80,9 +80,9 @@ def mixamo_apose_cm_rig(scene: bpy.types.Scene, clip: Clip, person: int, name: s
     the scaled clip joints; its rest pose, rolls, units and object transform all differ from the clip's.
     """
     joints = clip_rest_joints(clip, person) * 1.1
-    for side, sign in (("left", 1.0), ("right", -1.0)):  # arms (down at rest) raised 45° sideways: A-pose
+    for side, sign in (("left", 1.0), ("right", -1.0)):  # arms (sideways in the clip's T-pose) lowered 45°: A-pose
         pivot = joints[JOINT_NAMES.index(f"{side}_shoulder")]
-        angle = np.radians(45.0) * sign
+        angle = np.radians(-45.0) * sign
         turn = np.array([[np.cos(angle), 0, -np.sin(angle)], [0, 1, 0], [np.sin(angle), 0, np.cos(angle)]])
         for part in ("elbow", "wrist"):
             j = JOINT_NAMES.index(f"{side}_{part}")
@@ -90,6 +90,8 @@ def mixamo_apose_cm_rig(scene: bpy.types.Scene, clip: Clip, person: int, name: s
     neck, head = JOINT_NAMES.index("neck"), JOINT_NAMES.index("head")  # head straight up, not forward
     joints[head] = joints[neck] + np.array([0.0, 0.0, np.linalg.norm(joints[head] - joints[neck])])
     joints[:, 2] -= joints[:, 2].min() - 0.03
+    wrist, shoulder = JOINT_NAMES.index("left_wrist"), JOINT_NAMES.index("left_shoulder")
+    assert joints[wrist, 2] < joints[shoulder, 2] - 0.2, "the test rig must be in an A-pose"
     rng = np.random.default_rng(7)
     armature = bpy.data.armatures.new(name)
     obj = bpy.data.objects.new(name, armature)
