@@ -73,7 +73,21 @@ def clip_rest_joints(clip: Clip, person: int) -> np.ndarray:
     return joints
 
 
-def mixamo_apose_cm_rig(scene: bpy.types.Scene, clip: Clip, person: int, name: str) -> bpy.types.Object:
+_UE4 = {
+    "pelvis": "pelvis", "spine1": "spine_01", "spine2": "spine_02", "spine3": "spine_03", "neck": "neck_01", "head": "head",
+    **{f"{s}_{j}": f"{m}_{s[0]}" for s in ("left", "right") for j, m in (
+        ("hip", "thigh"), ("knee", "calf"), ("ankle", "foot"), ("foot", "ball"), ("collar", "clavicle"),
+        ("shoulder", "upperarm"), ("elbow", "lowerarm"), ("wrist", "hand"))},
+}
+
+
+def ue4_rig_with_root(scene: bpy.types.Scene, clip: Clip, person: int, name: str) -> bpy.types.Object:
+    """The same kind of rig with UE4 mannequin names and a ``root`` bone on the floor above the pelvis."""
+    return mixamo_apose_cm_rig(scene, clip, person, name, names=_UE4, prefix="", root="root")
+
+
+def mixamo_apose_cm_rig(scene: bpy.types.Scene, clip: Clip, person: int, name: str, names: dict[str, str] = _MIXAMO,
+                        prefix: str = "mixamorig:", root: str | None = None) -> bpy.types.Object:
     """An A-pose, centimetre (object scale 0.01), randomly rolled, rotated Mixamo-named armature.
 
     Its bones have the clip person's proportions (× 1.1), so after retargeting its joints must land on
@@ -99,15 +113,18 @@ def mixamo_apose_cm_rig(scene: bpy.types.Scene, clip: Clip, person: int, name: s
     bpy.context.view_layer.objects.active = obj
     bpy.ops.object.mode_set(mode="EDIT")
     edit = {}
+    top = None
+    if root is not None:
+        top = armature.edit_bones.new(root)
+        top.head, top.tail = (0.0, 0.0, 0.0), (0.0, 30.0, 0.0)
     for j, joint in enumerate(JOINT_NAMES):
-        bone = armature.edit_bones.new("mixamorig:" + _MIXAMO[joint])
+        bone = armature.edit_bones.new(prefix + names[joint])
         children = [c for c, p in enumerate(PARENTS) if p == j]
         tail = joints[{0: 3, 9: 12}.get(j, children[0])] if children else joints[j] + (joints[j] - joints[PARENTS[j]]) * 0.4
         bone.head, bone.tail = (joints[j] * 100).tolist(), (tail * 100).tolist()
         bone.roll = float(rng.uniform(-np.pi, np.pi))
         edit[j] = bone
-        if PARENTS[j] >= 0:
-            bone.parent = edit[PARENTS[j]]
+        bone.parent = edit[PARENTS[j]] if PARENTS[j] >= 0 else top
     bpy.ops.object.mode_set(mode="OBJECT")
     obj.scale = (0.01, 0.01, 0.01)
     obj.rotation_euler = (0.0, 0.0, np.radians(35.0))

@@ -11,7 +11,10 @@ from pathlib import Path
 import bpy
 import numpy as np
 import pytest
-from h4_scenes import SALSA_A, SALSA_B, daz_bvh_rig, fresh_scene, joint_world_positions, metarig, mixamo_apose_cm_rig, salsa_clip
+from h4_scenes import (
+    SALSA_A, SALSA_B, daz_bvh_rig, fresh_scene, joint_world_positions, metarig, mixamo_apose_cm_rig, salsa_clip,
+    ue4_rig_with_root,
+)
 
 from intermask_blender.bake import BakeError, bake_clip
 from intermask_blender.bonemap import bone_map_for
@@ -260,3 +263,22 @@ def test_rig_specs_from_blend_and_fbx_files(tmp_path: Path) -> None:
         resolve_rig("robot.obj", scene, 0)
     with pytest.raises(RigError, match="rig file not found"):
         resolve_rig(str(tmp_path / "gone.bvh"), scene, 0)
+
+
+def test_root_motion_goes_to_the_root_bone_where_the_rig_has_one() -> None:
+    clip = salsa_clip(FRAMES)
+    scene = fresh_scene()
+    rigs = [ue4_rig_with_root(scene, clip, p, f"UE_{p}") for p in range(2)]
+    assert bone_map_for(rigs[0]).preset == "ue4_mannequin" and bone_map_for(rigs[0]).bones["root"] == "root"
+    report = bake_clip(scene, clip, rigs, name="salsa dance")
+    for person, rig in enumerate(rigs):
+        errors = _all(_errors(rig, scene, clip, person, report.frame_start))
+        assert np.median(errors) < 0.02 and np.percentile(errors, 95) < 0.05
+        roots, pelvises = [], []
+        for frame in (report.frame_start, report.frame_start + 100):
+            scene.frame_set(frame)
+            roots.append(np.array(rig.matrix_world @ rig.pose.bones["root"].head))
+            pelvises.append(np.array(rig.matrix_world @ rig.pose.bones["pelvis"].head))
+        travel = roots[1] - roots[0]
+        assert abs(travel[2]) < 1e-4  # the root slides on the floor ...
+        np.testing.assert_allclose(travel[:2], (pelvises[1] - pelvises[0])[:2], atol=1e-4)  # ... under the pelvis
