@@ -26,7 +26,7 @@ class VQConfig:
 
     feature_dim: int = 262
     joint_channels: int = 12          # per joint: position 3 + velocity 3 + 6D rotation
-    width: int = 96                   # channels of the conv trunk
+    width: int = 64                   # channels of the conv trunk
     graph_layers: int = 1             # SAGE-style mean-aggregation layers at each end
     res_depth: int = 2                # residual blocks per stage
     dilation_growth: int = 3          # dilations 1, 3, 9 … along time inside a stage
@@ -35,13 +35,15 @@ class VQConfig:
     code_dim: int = 64
     ema_decay: float = 0.99
     dead_code_threshold: float = 1.0  # EMA count under which a code is re-seeded from encoder outputs
-    # loss weights (InterMask's §2.1 weights as the starting point, rescaled to metric units)
+    # Loss weights. InterMask's §2.1 weights were the starting point, but our geometric terms are L1 in
+    # metres, and with large weights on velocity, bone length and foot skating the network settled on one
+    # static mean pose (all three are minimised by it); these small weights were measured to still learn.
     w_features: float = 1.0           # SmoothL1 on normalised features (contacts excluded)
     w_commit: float = 0.02
     w_positions: float = 1.0          # L1 on joint positions, metres
-    w_velocity: float = 30.0          # L1 on frame-to-frame joint displacement, metres
-    w_bones: float = 2.0              # L1 on bone lengths, metres
-    w_foot: float = 30.0              # L1 on foot velocity during ground-truth contact, metres/frame
+    w_velocity: float = 0.5           # L1 on frame-to-frame joint displacement, metres
+    w_bones: float = 0.1              # L1 on bone lengths, metres
+    w_foot: float = 0.2               # L1 on foot velocity during ground-truth contact, metres/frame
     w_contact: float = 0.05           # BCE of the contact head
 
 
@@ -53,15 +55,15 @@ class VQTrainConfig:
     batch_size: int = 32
     window: int = 64
     stride: int = 10
-    lr: float = 4e-4
+    lr: float = 6e-4
     weight_decay: float = 0.0
     warmup_steps: int = 200
     milestones: tuple[float, ...] = (0.7, 0.85)   # fractions of ``steps``
     grad_clip: float = 1.0
     seed: int = 1234
-    threads: int = 2
+    threads: int = 1                  # the CPU is shared and oversubscribed: a 2nd thread mostly spin-waits
     log_every: int = 25
-    save_every: int = 100
+    save_every: int = 50
     eval_every: int = 250
 
 

@@ -16,6 +16,7 @@ from ...features import CONTACT, FEATURE_DIM, POS, ROT, VEL
 from ...skeleton import NUM_JOINTS
 from ..config import VQConfig
 from .encdec import Decoder, Encoder
+from .layers import init_weights
 from .quantizer import EMAQuantizer, QuantizerOutput
 
 CONTACT_SLICE = CONTACT
@@ -62,6 +63,7 @@ class VQVAE(nn.Module):
         self.encoder = Encoder(cfg)
         self.quantizer = EMAQuantizer(cfg.codebook_size, cfg.code_dim, cfg.ema_decay, cfg.dead_code_threshold)
         self.decoder = Decoder(cfg)
+        init_weights(self)
         self.register_buffer("mean", torch.zeros(FEATURE_DIM))
         self.register_buffer("std", torch.ones(FEATURE_DIM))
         self.register_buffer("channel_index", _channel_index(), persistent=False)
