@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .protocol import Error, Generate, Message, Ready, Result, Shutdown, parse
+from .worker import default_threads
 
 GOAL_10S_CLIP_S = 1.0
 
@@ -31,11 +32,11 @@ class BenchError(RuntimeError):
 class WorkerProcess:
     """A worker spawned the way the add-on spawns it, driven synchronously (one request at a time)."""
 
-    def __init__(self, checkpoint: Path | None, device: str, log: IO[str]) -> None:
+    def __init__(self, checkpoint: Path | None, device: str, threads: int, log: IO[str]) -> None:
         root = str(Path(__file__).absolute().parent.parent)  # the folder holding vendor_models
         env = dict(os.environ, PYTHONSAFEPATH="1",
                    PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p))
-        cmd = [sys.executable, "-m", "vendor_models", "worker", "--device", device]
+        cmd = [sys.executable, "-m", "vendor_models", "worker", "--device", device, "--threads", str(threads)]
         cmd += ["--checkpoint", str(checkpoint)] if checkpoint else []
         self.log = log
         self.started = time.perf_counter()
@@ -87,10 +88,11 @@ class WorkerProcess:
                 self.proc.wait()
 
 
-def run_bench(checkpoint: Path | None, device: str, runs: int, lengths: list[float], steps: int) -> dict[str, Any]:
+def run_bench(checkpoint: Path | None, device: str, threads: int, runs: int, lengths: list[float],
+              steps: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="intermask-bench-") as tmp, \
             open(Path(tmp) / "worker.log", "w+", encoding="utf-8") as log:
-        worker = WorkerProcess(checkpoint, device, log)
+        worker = WorkerProcess(checkpoint, device, threads, log)
         try:
             worker.send(Generate("cold", prompt="two people greet each other", seconds=6.0, steps=steps,
                                  out_dir=str(Path(tmp) / "cold")))
@@ -125,6 +127,7 @@ def run_bench(checkpoint: Path | None, device: str, runs: int, lengths: list[flo
     ten = latency.get("10")
     return {
         "model": ready.model, "device": ready.device, "versions": ready.versions, "cpu_count": os.cpu_count(),
+        "threads": threads or default_threads(),
         "steps": steps, "cold_start": cold, "latency": latency, "peak_rss_mb": peak,
         "goal": {"clip_10s_max_s": GOAL_10S_CLIP_S, "met": None if ten is None else ten["median_s"] <= GOAL_10S_CLIP_S},
     }
@@ -134,7 +137,8 @@ def format_table(report: dict[str, Any]) -> str:
     cold, goal = report["cold_start"], report["goal"]
     lines = [
         f"InterMask bench: model {report['model']} on {report['device']} "
-        f"(torch {report['versions'].get('torch', '?')}, {report['cpu_count']} CPUs, {report['steps']} steps)",
+        f"(torch {report['versions'].get('torch', '?')}, {report['threads']} of {report['cpu_count']} CPU threads, "
+        f"{report['steps']} steps)",
         f"cold start: spawn → ready {cold['spawn_to_ready_s']:.2f} s, spawn → first 6 s clip "
         f"{cold['spawn_to_first_result_s']:.2f} s (model loaded at ready: {cold['model_loaded_at_ready']})",
         "clip     median     min      max   (inside worker)",
@@ -155,6 +159,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--checkpoint", type=Path, default=None, help="checkpoint folder (default: the shipped one)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--threads", type=int, default=0, help="worker CPU threads (default: the worker's own)")
     parser.add_argument("--runs", type=int, default=5, help="warm runs per clip length (median reported)")
     parser.add_argument("--seconds", type=float, nargs="+", default=[2.0, 6.0, 10.0], help="clip lengths")
     parser.add_argument("--steps", type=int, default=20, help="sampling steps per job")
@@ -162,7 +167,7 @@ def main(argv: list[str]) -> int:
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     try:
-        report = run_bench(args.checkpoint, args.device, args.runs, args.seconds, args.steps)
+        report = run_bench(args.checkpoint, args.device, args.threads, args.runs, args.seconds, args.steps)
     except BenchError as exc:
         print(f"intermask bench: {exc}", file=sys.stderr)
         return 1

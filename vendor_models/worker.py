@@ -20,9 +20,8 @@ import tempfile
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, TextIO
+from typing import Any, Callable, TextIO
 
 from . import __version__
 from .clip import Clip, ClipError
@@ -31,8 +30,10 @@ from .protocol import (
     Result, Shutdown, Unload, parse,
 )
 from .watchdog import watch_parent
+from .worker_state import Channel, Job, JobState
 
 POLL_S = 0.05  # how often a job waiting on a model load looks at its cancel flag
+MESSAGE_CHARS = 600
 
 
 def log(text: str) -> None:
@@ -40,88 +41,21 @@ def log(text: str) -> None:
 
 
 class JobError(Exception):
-    """A job that ends with an ``error`` reply of ``code``."""
+    """A job that ends with an ``error`` reply of ``code``; the message is kept to one line for a status bar."""
 
     def __init__(self, code: str, message: str) -> None:
+        message = " ".join(message.split())
+        message = message if len(message) <= MESSAGE_CHARS else message[: MESSAGE_CHARS - 1] + "…"
         super().__init__(message)
         self.code = code
         self.message = message
 
 
-class Channel:
-    """The protocol stream: one JSON line per message, written whole under a lock by any thread."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
-        self._lock = threading.Lock()
-
-    def send(self, message: Message) -> None:
-        data = (message.to_json() + "\n").encode("utf-8")
-        with self._lock:
-            try:
-                self._stream.write(data)
-                self._stream.flush()
-            except (OSError, ValueError):  # the reader of our stdout is gone: nobody to work for
-                log("stdout closed; exiting")
-                os._exit(0)
-
-
-@dataclass(eq=False)
-class Job:
-    """An accepted ``generate``/``react`` request, its own cancel flag, and whether it was answered."""
-
-    request: Generate | React
-    cancel: threading.Event = field(default_factory=threading.Event)
-    answered: bool = False
-
-
-class JobState:
-    """Which job still owes its caller an answer; shared by the reader thread and the main thread.
-
-    Cancel answers at once and flags the job; the main thread stops it at the sampler's next step and
-    drops its late reply. So the caller hears ``cancelled`` within a second however long one step takes,
-    and a new job may queue behind the cancelled one's last step.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.held: Job | None = None
-
-    def accept(self, request: Generate | React) -> tuple[Job | None, Job | None]:
-        """(the new job, None), or (None, the job still held) when the caller must be told busy."""
-        with self._lock:
-            if self.held is not None:
-                return None, self.held
-            self.held = Job(request)
-            return self.held, None
-
-    def finish(self, job: Job) -> bool:
-        """Mark ``job`` answered; False when cancel already answered it (its reply is dropped)."""
-        with self._lock:
-            if job.answered:
-                return False
-            job.answered = True
-            if self.held is job:
-                self.held = None
-            return True
-
-    def stop(self, job_id: str | None) -> Job | None:
-        """Flag and release the held job (``None`` = whichever); returns it, or None if none matches."""
-        with self._lock:
-            job = self.held
-            if job is None or (job_id is not None and job.request.id != job_id):
-                return None
-            job.cancel.set()
-            job.answered = True
-            self.held = None
-            return job
-
-
 class ModelSlot:
     """The generator, loaded in a helper thread so that a job waiting on a load still sees cancel."""
 
-    def __init__(self, checkpoint: Path | None, device: str) -> None:
-        self.checkpoint, self.device = checkpoint, device
+    def __init__(self, checkpoint: Path | None, device: str, threads: int = 0) -> None:
+        self.checkpoint, self.device, self.threads = checkpoint, device, threads or default_threads()
         self._lock = threading.Lock()
         self._model: Any = None
         self._error: JobError | None = None
@@ -152,16 +86,20 @@ class ModelSlot:
     def _load(self) -> None:
         folder: Any = self.checkpoint or "the default checkpoint"
         try:
+            import torch
+
             from .generator import DEFAULT_CHECKPOINT, Generator
+            torch.set_num_threads(self.threads)
             folder = self.checkpoint or DEFAULT_CHECKPOINT
             started = time.perf_counter()
             self._model = Generator.load(folder, device=self.device)
-            log(f"loaded {self._model.name} on {self._model.device} in {time.perf_counter() - started:.2f} s")
+            log(f"loaded {self._model.name} on {self._model.device} ({self.threads} CPU threads) in "
+                f"{time.perf_counter() - started:.2f} s")
         except Exception as exc:  # reported to the job that waits for the model, never a dead worker
             traceback.print_exc(file=sys.stderr)
             error = as_job_error(exc, default=ErrorCode.CHECKPOINT)
             if error.code == ErrorCode.CHECKPOINT and getattr(exc, "code", None) is None:
-                error.message = f"cannot load the checkpoint in {folder}: {error.message}"
+                error = JobError(error.code, f"cannot load the checkpoint in {folder}: {error.message}")
             self._error = error
 
     def get(self, should_stop: Callable[[], bool]) -> tuple[Any, float]:
@@ -326,7 +264,7 @@ class Worker:
             if error.code == ErrorCode.INTERNAL and not isinstance(exc, JobError):
                 traceback.print_exc(file=sys.stderr)
             if isinstance(job, React) and error.code == ErrorCode.BAD_PARTNER and job.partner not in error.message:
-                error.message = f"{job.partner}: {error.message}"  # say which file the animator sent
+                error = JobError(error.code, f"{job.partner}: {error.message}")  # say which file was sent
             return Error(job.id, error.code, error.message)
 
 
@@ -359,10 +297,18 @@ def save_clips(clips: list[Clip], job: Generate | React, folder: Path) -> list[s
         raise _unwritable(job, exc) from exc
 
 
+def default_threads() -> int:
+    """All cores but one: Blender's UI keeps a core, and on a small busy CPU torch's threads would
+    otherwise spin-wait on each other (measured on 2 cores: 1 thread ~5 s, 2 threads ~60 s per clip)."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="intermask worker", description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=None, help="checkpoint folder (default: the shipped one)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU threads for torch (default: all cores but one, which stays with Blender's UI)")
     parser.add_argument("--parent-pid", type=int, default=None,
                         help="exit when this process ends (default: the process that started the worker)")
     return parser.parse_args(argv)
@@ -377,7 +323,7 @@ def main(argv: list[str]) -> int:
     sys.stdout = sys.stderr
     channel = Channel(protocol_out)
     watch_parent(args.parent_pid)
-    worker = Worker(channel, ModelSlot(args.checkpoint, args.device))
+    worker = Worker(channel, ModelSlot(args.checkpoint, args.device, max(0, args.threads)))
     stdin = open(sys.stdin.fileno(), "r", encoding="utf-8", errors="replace", closefd=False)
     threading.Thread(target=worker.read, args=(stdin,), name="stdin-reader", daemon=True).start()
     code = worker.serve()
