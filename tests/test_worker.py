@@ -193,6 +193,18 @@ def test_overlong_prompt_is_cut_with_a_warning(client: WorkerClient) -> None:
     assert any(str(P.MAX_PROMPT_CHARS) in w for w in result.warnings)
 
 
+def test_react_keeps_the_partner_and_adds_the_other_person(client: WorkerClient, tmp_path: Path) -> None:
+    made = run_job(client, generate(client, seconds=2.0, steps=2, out_dir=str(tmp_path)), timeout=60)
+    partner = Clip.load(made.clips[0]).person(0)
+    partner_file = partner.save(tmp_path / "partner.npz")
+    result = run_job(client, P.React(client.new_id(), prompt="the other person waves back", partner=str(partner_file),
+                                     steps=2, out_dir=str(tmp_path)), timeout=60)
+    clip = Clip.load(result.clips[0])
+    assert clip.num_people == 2
+    frames = clip.num_frames
+    np.testing.assert_allclose(clip.positions[:, 0], partner.positions[:frames, 0], atol=1e-5)
+
+
 def test_unload_frees_the_model_and_the_next_job_reloads_it(client: WorkerClient) -> None:
     assert client.unload()
     ready = wait_for(client, lambda m: isinstance(m, P.Ready), 30)[-1]
