@@ -123,11 +123,11 @@ class ModelSlot:
         """Drop the generator (waiting out a load in progress) and hand freed memory back."""
         if self._thread is not None:
             self._thread.join()
-        device = getattr(self._model, "device", None)
+        device = str(getattr(self._model, "device", ""))
         self._model = None
         import gc
         gc.collect()
-        if getattr(device, "type", "") == "cuda":
+        if device.startswith("cuda"):
             import torch
             torch.cuda.empty_cache()
 
