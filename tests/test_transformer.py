@@ -30,7 +30,7 @@ def test_preset_parameter_counts() -> None:
     total vs InterMask's ≈ 54.27 M."""
     small = InterMTransformer(preset("small").model)
     paper = InterMTransformer(preset("paper").model)
-    assert small.num_parameters() == 2_426_112
+    assert small.num_parameters() == 1_699_840
     assert paper.num_parameters() == 49_840_768
     blocks = sum(p.numel() for p in paper.blocks.parameters())
     assert blocks == pytest.approx(41.39e6, rel=0.002)

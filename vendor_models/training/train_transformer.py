@@ -47,6 +47,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default from the preset)")
     parser.add_argument("--batch-size", type=int, help="override the preset's batch size")
+    parser.add_argument("--init", type=Path, help="start from these transformer weights (e.g. a run on an "
+                        "earlier VQ snapshot: most codes keep their meaning, so it is a head start)")
+    parser.add_argument("--ship", type=Path, help="afterwards, install the final weights in this checkpoint folder")
     return parser.parse_args(argv)
 
 
@@ -82,6 +85,25 @@ def _restore(out: Path, model: InterMTransformer, optim: torch.optim.Optimizer) 
     return int(ckpt.train_state["step"]), float(ckpt.train_state["elapsed"]), float(ckpt.train_state["best"])
 
 
+def ship(run: Path, dest: Path, vq: Path) -> Path:
+    """Install a run's final weights as ``dest/transformer.pt`` (no optimiser state) and record the
+    training facts under ``"transformer"`` in ``dest/model.json`` (other sections are kept)."""
+    ckpt = load_checkpoint(run / "last.pt", kind="transformer")
+    dest.mkdir(parents=True, exist_ok=True)
+    if vq.resolve() != (dest / "vq.pt").resolve():
+        raise CheckpointError(f"{run / 'last.pt'} was trained on {vq}, not on {dest / 'vq.pt'}; ship them together")
+    save_checkpoint(dest / "transformer.pt", ckpt)
+    card_file = dest / "model.json"
+    card = json.loads(card_file.read_text(encoding="utf-8")) if card_file.is_file() else {}
+    card.setdefault("name", f"intermask-{ckpt.meta.get('config', 'small')}")
+    card["transformer"] = {key: ckpt.meta.get(key) for key in ("config", "steps", "wall_time_s", "seed", "last_log")}
+    card["transformer"].update(parameters=sum(v.numel() for v in ckpt.state.values()),
+                               text_encoder=ckpt.config["text_encoder"], model=ckpt.config["model"],
+                               data={k: v for k, v in ckpt.meta.get("data", {}).items() if k != "vq_meta"})
+    card_file.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+    return dest / "transformer.pt"
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     try:
@@ -106,11 +128,21 @@ def main(argv: list[str]) -> int:
     model = InterMTransformer(mcfg)
     optim = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, betas=(0.9, 0.99), weight_decay=tcfg.weight_decay)
     step, elapsed, best = 0, 0.0, float("inf")
+    if args.init is not None:
+        try:
+            model.load_state_dict(load_checkpoint(args.init, kind="transformer").state)
+        except (CheckpointError, RuntimeError) as exc:
+            print(f"error: cannot start from {args.init}: {exc}")
+            return 2
+        data_meta_init = str(args.init)
+        print(f"starting from the weights of {args.init}")
+    else:
+        data_meta_init = None
     if args.resume and (out / "last.pt").is_file():
         step, elapsed, best = _restore(out, model, optim)
         print(f"resumed from {out / 'last.pt'} at step {step} ({elapsed / 60:.1f} min)")
     data_meta: dict[str, Any] = {"train_windows": len(train), "val_windows": len(val), "captions": len(train.texts),
-                                 "vq": str(args.vq), "vq_meta": vq_ckpt.meta}
+                                 "vq": str(args.vq), "vq_meta": vq_ckpt.meta, "init": data_meta_init}
     print(f"transformer {args.config}: {model.num_parameters():,} parameters, {len(train)} train windows, "
           f"{len(train.texts)} captions, batch {tcfg.batch_size}, {tcfg.threads} threads → {out}")
 
@@ -170,4 +202,6 @@ def main(argv: list[str]) -> int:
     log_file.write(json.dumps({"final": True, **last}) + "\n")
     log_file.close()
     print(f"done: {step} steps in {elapsed / 60:.1f} min, val CE {final['val_ce']:.3f}, acc {final['val_acc']:.3f} → {out}")
+    if args.ship is not None:
+        print(f"shipped {ship(out, args.ship, args.vq)}")
     return 0

@@ -23,9 +23,9 @@ class TransformerConfig:
     token_dim: int = 128            # width of the token embedding (InterMask: 512, then projected)
     dim: int = 128                  # transformer width (InterMask: 384)
     heads: int = 4
-    layers: int = 3
+    layers: int = 2
     ff: int = 256
-    dropout: float = 0.1
+    dropout: float = 0.0
     text_dim: int = 384             # size of the sentence vector from the text encoder
     text_width: int = 0             # >0: residual MLP text head of this width (paper preset)
     text_layers: int = 0
@@ -66,19 +66,17 @@ class TransformerTrainConfig:
     """How the transformer is trained (AdamW, warm-up, ×1/3 at the milestones)."""
 
     steps: int = 4000
-    batch_size: int = 24
-    min_frames: int = 60                 # window lengths drawn per item, multiples of 4
-    max_frames: int = 300
-    lr: float = 4e-4
+    batch_size: int = 16
+    lr: float = 1e-3
     weight_decay: float = 1e-5
-    warmup_steps: int = 150
-    milestones: tuple[float, ...] = (0.5, 0.7, 0.85)
+    warmup_steps: int = 50
+    milestones: tuple[float, ...] = (0.6, 0.85)
     grad_clip: float = 1.0
     seed: int = 3407
     threads: int = 2
-    log_every: int = 25
-    save_every: int = 250
-    val_every: int = 500
+    log_every: int = 10
+    save_every: int = 20
+    val_every: int = 50
 
 
 @dataclass(frozen=True)
@@ -101,7 +99,7 @@ PRESETS: dict[str, TransformerPreset] = {
         )),
         objective=ObjectiveConfig(step_unroll=1.0),
         train=TransformerTrainConfig(steps=200000, batch_size=52, lr=2e-4, warmup_steps=2000, threads=8,
-                                     log_every=100, save_every=2000, val_every=4000),
+                                     milestones=(0.5, 0.7, 0.85), log_every=100, save_every=2000, val_every=4000),
     ),
 }
 
