@@ -19,12 +19,14 @@ is the rig of the generated person B.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import bpy
 
@@ -190,10 +192,26 @@ def run(command: str, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Blender's C code prints to file descriptor 1 ("Info: Saved as ...", importer logs); point it at
+    stderr meanwhile so stdout carries only our summary (``--json`` output stays parseable)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def main_for(command: str, argv: list[str]) -> int:
     args = _parser(command).parse_args(argv)
     try:
-        summary = run(command, args)
+        with _stdout_to_stderr():
+            summary = run(command, args)
     except EXPECTED as exc:
         print(f"intermask {command}: error: {exc}", file=sys.stderr)
         return 1
