@@ -7,17 +7,18 @@ below; nothing is typed per file.
 
 Conventions: positions are model space (Y-up, metres), slot 0 and slot 1 are the two people. A person's
 facing is :func:`features.facing_angle`: the horizontal direction ``up × ((r_hip − l_hip) + (r_shoulder −
-l_shoulder))`` (the HumanML3D / InterGen rule; +Z for the rest pose), yaw = ``atan2(f_x, f_z)``. A positive yaw change is a rotation about +Y
-by the right-hand rule, i.e. **counterclockwise seen from above** and a turn to the person's **left**; a
-negative change is clockwise, a turn to the right.
+l_shoulder))`` (the HumanML3D / InterGen rule; +Z for the rest pose), yaw = ``atan2(f_x, f_z)``. A positive
+yaw change is a rotation about +Y by the right-hand rule, i.e. **counterclockwise seen from above** and a
+turn to the person's **left**; a negative change is clockwise, a turn to the right.
 
 Rules and thresholds (all distances horizontal unless said otherwise):
 
 - Hands: a frame has hands joined when the smallest of the four wrist-to-wrist distances (3-D) is below
   ``HAND_JOIN_M`` = 0.30 m (on the CMU salsa pairs a hand hold puts the wrist joints 0.2-0.3 m apart,
-  mode 0.25 m; free hands are spread out to beyond 1 m); both hands when two disjoint wrist pairs are each below it. Joined for ≥ 60 % of
-  the frames → "hold hands" (both hands for ≥ 60 % → "hold both hands"); ≤ 10 % → "hands apart"; otherwise
-  compare the first and last thirds (≥ 60 % vs ≤ 10 %) → "let go" / "take hands", else "now and then".
+  mode 0.25 m; free hands are spread out to beyond 1 m); both hands when two disjoint wrist pairs are each
+  below it. Joined for ≥ 60 % of the frames → "hold hands" (both hands for ≥ 60 % → "hold both hands");
+  ≤ 10 % → "hands apart"; otherwise compare the first and last thirds (≥ 60 % vs ≤ 10 %) → "let go" /
+  "take hands", else "now and then".
 - Distance: pelvis-to-pelvis distance averaged over the first and the last 15 % of the window. A change of
   at least ``DISTANCE_CHANGE_M`` = 0.30 m → approaching / separating; when one person's own displacement
   along the line between them accounts for ≥ 70 % of the change, that person is named as the one who moves.

@@ -35,7 +35,8 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     "hands_sometimes": ("{P} join hands now and then", "{P} take and release hands", "{A} holds {B's} hand at times"),
     "face_to_face": ("{P} face each other", "{P} stand face to face", "{A} faces {B}"),
     "back_to_back": ("{P} stand back to back", "{P} face away from each other"),
-    "side_by_side": ("{P} dance side by side", "{A} stands beside {B}, both facing the same way", "{P} are side by side"),
+    "side_by_side": ("{P} dance side by side", "{A} stands beside {B}, both facing the same way",
+                     "{P} are side by side"),
     "behind": ("{A} stands behind {B}", "{A} faces {B's} back", "{B} is in front of {A}, facing away"),
     "relation_change": ("{P} go from {from} to {to}", "{P} change from {from} to {to}"),
     "approach": ("{P} move closer together", "{P} come toward each other", "the distance between them shrinks"),
@@ -59,7 +60,8 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
 }
 
 ROLE_NAMES = (("the lead", "the follow"), ("the leader", "the follower"))
-NEUTRAL_NAMES = (("one person", "the first person", "the other"), ("one dancer", "the first dancer", "the other dancer"),
+NEUTRAL_NAMES = (("one person", "the first person", "the other"),
+                 ("one dancer", "the first dancer", "the other dancer"),
                  ("one partner", "the first partner", "the other partner"))
 ROLE_PAIRS = ("{0} and {1}", "the couple", "the two dancers", "the partners")
 NEUTRAL_PAIRS = ("the two people", "the couple", "the two dancers", "both")
