@@ -154,3 +154,46 @@ def test_shipped_evaluator_ranks_real_val_windows_above_chance():
     top = r_precision(model.embed_texts(text), model.embed_motions(window_features([w.clip for w in windows])),
                       np.random.default_rng(0), batch_size=16)
     assert top[2] > 3 / 16
+
+
+def _untrained_checkpoint(folder):
+    """A real checkpoint folder (VQ + transformer files written by the real save code), untrained weights."""
+    from vendor_models.checkpoint import save_checkpoint
+    from vendor_models.models.config import preset as vq_preset
+    from vendor_models.models.transformer.config import preset as tr_preset
+    from vendor_models.models.transformer.model import InterMTransformer
+    from vendor_models.models.transformer.persist import transformer_checkpoint
+    from vendor_models.models.vq.persist import vq_checkpoint
+    from vendor_models.models.vq.vqvae import VQVAE
+    save_checkpoint(folder / "vq.pt", vq_checkpoint(VQVAE(vq_preset("small").model), {}))
+    model = InterMTransformer(tr_preset("small").model)
+    save_checkpoint(folder / "transformer.pt", transformer_checkpoint(model, MiniLMEncoder.name, {}))
+    return folder
+
+
+@pytest.mark.slow
+def test_suite_runs_every_row_and_writes_table_and_plots(tmp_path):
+    from vendor_models.evaluation.report import markdown, plots
+    from vendor_models.evaluation.suite import Settings, run
+    from vendor_models.generator import Generator
+    generator = Generator.load(_untrained_checkpoint(tmp_path), device="cpu")
+    settings = Settings(stride=480, replications=2, reaction_windows=2, sweep_windows=2, sweep_steps=(1,),
+                        sweep_guidance=(1.0,), steps=1)
+    result = run(generator, generator.vq, Evaluator(TINY), SentenceCache(MiniLMEncoder(), tmp_path), settings,
+                 log=lambda message: None)
+    rows = result["rows"]
+    assert list(rows) == ["ground truth", "generated", "reaction", "random train", "nearest by text",
+                          "VQ reconstruction"]
+    assert rows["generated"]["metrics"]["fid"]["replications"] == 2
+    assert "multimodality" in rows["generated"]["metrics"] and rows["reaction"]["windows"] == 2
+    assert rows["ground truth"]["physical"]["partner_distance_w1"] == 0.0
+    assert rows["VQ reconstruction"]["mpjpe_mm"] > 0
+    text = markdown(result, {})
+    assert "| generated |" in text and "MPJPE" in text
+    assert [p.name for p in plots(result, tmp_path / "out")] == ["metrics_vs_steps.png", "metrics_vs_guidance.png"]
+
+
+def test_eval_command_names_a_missing_evaluator(tmp_path, capsys):
+    from vendor_models.evaluation import eval_cli
+    assert eval_cli.main(["--quick", "--evaluator", str(tmp_path)]) == 2
+    assert str(tmp_path / "evaluator.pt") in capsys.readouterr().err

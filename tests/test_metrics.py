@@ -160,3 +160,9 @@ def test_overlapping_bodies_are_interpenetration_and_jitter_and_drift_are_measur
 def test_physical_metrics_rejects_an_empty_list():
     with pytest.raises(ValueError, match="at least one clip"):
         physical_metrics([])
+
+
+def test_r_precision_counts_ties_against_the_true_motion():
+    text = RNG(6).normal(size=(16, 4))
+    collapsed = np.zeros((16, 4))  # a generator that always makes the same motion retrieves nothing
+    assert metrics.r_precision(text, collapsed, RNG(0), batch_size=16).tolist() == [0.0, 0.0, 0.0]

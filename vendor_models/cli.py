@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("training.cli", "train a component: `train vq|transformer --config small [--steps N] [--out DIR] [--resume]`"),
     "sample": ("sample_cli", "generate a two-person clip: `sample \"PROMPT\" --seconds 6 --out clip.npz [--react partner.npz]`"),
     "bench": ("bench", "generation latency, worker cold start and peak memory (--json)"),
+    "eval": ("evaluation.eval_cli", "score a checkpoint: `eval --checkpoint default --json [--quick]`; `eval train-evaluator`"),
 }
 
 

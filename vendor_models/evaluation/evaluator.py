@@ -54,7 +54,7 @@ class EvaluatorConfig:
     latent: int = 64
     text_dim: int = 384
     text_hidden: int = 256
-    pool: int = 2
+    pool: int = 4
     max_frames: int = 300
 
 
@@ -86,6 +86,10 @@ def _sinusoid(length: int, width: int) -> torch.Tensor:
 
 class MotionEncoder(nn.Module):
     """Query-token Transformer over [B, T, 516] motion → [B, latent] (unnormalised)."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+    positions: torch.Tensor
 
     def __init__(self, cfg: EvaluatorConfig) -> None:
         super().__init__()
@@ -184,9 +188,8 @@ def contrastive_loss(motion: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
 
 def save_evaluator(model: Evaluator, directory: Path, info: dict[str, Any]) -> Path:
     """Write ``evaluator.pt`` (config, weights incl. input stats, training info) with :mod:`checkpoint`."""
-    state = {k: v for k, v in model.state_dict().items()}
-    return save_checkpoint(Path(directory) / EVALUATOR_FILE,
-                           Checkpoint(kind="evaluator", config=asdict(model.cfg), state=state, meta=info))
+    ckpt = Checkpoint(kind="evaluator", config=asdict(model.cfg), state=dict(model.state_dict()), meta=info)
+    return save_checkpoint(Path(directory) / EVALUATOR_FILE, ckpt)
 
 
 def load_evaluator(directory: Path = EVALUATOR_DIR, device: str = "cpu") -> tuple[Evaluator, dict[str, Any]]:

@@ -54,8 +54,9 @@ def r_precision(text: np.ndarray, motion: np.ndarray, rng: np.random.Generator,
     for start in range(0, n - size + 1, size):
         idx = order[start:start + size]
         dist = distance_matrix(text[idx], motion[idx])
-        # rank of the true motion = how many motions are strictly closer to the text than its own
-        rank = (dist < np.diag(dist)[:, None]).sum(1)
+        # rank of the true motion = how many other motions are at least as close (ties count against it,
+        # so a collapsed generator whose motions are all identical does not score perfectly)
+        rank = (dist <= np.diag(dist)[:, None]).sum(1) - 1
         hits += np.array([(rank < k).sum() for k in range(1, top_k + 1)])
         counted += size
     return hits / counted

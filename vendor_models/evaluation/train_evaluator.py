@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ def retrieval(model: Evaluator, motion: np.ndarray, text: np.ndarray, seed: int,
 #: ``TRAIN_CAPTIONS`` phrasings (MiniLM on a shared CPU is the slow part of preparing the data).
 TRAIN_STRIDE = 45
 TRAIN_CAPTIONS = 2
+LR = 1e-3
 
 
 def train(preset: str = "small", minutes: float = 6.0, out: Path = EVALUATOR_DIR, stride: int = TRAIN_STRIDE,
@@ -74,7 +76,7 @@ def train(preset: str = "small", minutes: float = 6.0, out: Path = EVALUATOR_DIR
     flat = train_x.float().reshape(-1, train_x.shape[-1])
     model.set_motion_stats(flat.mean(0).numpy(), flat.std(0).numpy())
     del flat
-    optim = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=1e-4)
+    optim = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=1e-4)
     lengths = torch.full((batch,), train_x.shape[1])
     best: dict[str, Any] = {"val_top3": -1.0}
     best_state: dict[str, torch.Tensor] = {}
@@ -87,6 +89,10 @@ def train(preset: str = "small", minutes: float = 6.0, out: Path = EVALUATOR_DIR
         order = torch.randperm(len(train_x), generator=gen)
         losses = []
         for i in range(0, len(order) - batch + 1, batch):
+            # cosine decay over the time budget: the run length is set in minutes, not steps
+            progress = min(1.0, (time.perf_counter() - prepared) / (deadline - prepared))
+            for group in optim.param_groups:
+                group["lr"] = LR * 0.5 * (1.0 + math.cos(math.pi * progress))
             idx = order[i:i + batch]
             pick = torch.randint(0, train_t.shape[1], (batch,), generator=gen)
             motion = model.motion_embedding(train_x[idx].float(), lengths)
@@ -102,14 +108,15 @@ def train(preset: str = "small", minutes: float = 6.0, out: Path = EVALUATOR_DIR
         epoch += 1
         top = retrieval(model, val_feats, val_t, seed)
         history.append({"epoch": epoch, "steps": steps, "loss": float(np.mean(losses)), "val_top123": top})
-        log(f"epoch {epoch} step {steps} loss {np.mean(losses):.3f} val top1/2/3 {top[0]:.3f}/{top[1]:.3f}/{top[2]:.3f}")
+        log(f"epoch {epoch} step {steps} loss {np.mean(losses):.3f} "
+            f"val top1/2/3 {top[0]:.3f}/{top[1]:.3f}/{top[2]:.3f}")
         if top[2] > best["val_top3"]:
             best = {"val_top3": top[2], "val_top123": top, "epoch": epoch, "steps": steps}
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
     info = {
         "preset": preset, "seed": seed, "window_frames": WINDOW_FRAMES, "train_stride": stride,
-        "train_windows": len(train_w), "val_windows": len(val_w), "batch": batch, "steps": steps,
+        "train_windows": len(train_w), "val_windows": len(val_w), "batch": batch, "lr": LR, "steps": steps,
         "epochs": epoch, "prepare_s": round(prepared - started, 1),
         "wall_time_s": round(time.perf_counter() - started, 1), "best": best, "train_captions": TRAIN_CAPTIONS,
         "r_precision_batch": R_PRECISION_BATCH, "chance_top123": [k / R_PRECISION_BATCH for k in (1, 2, 3)],
