@@ -23,10 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out-dir", type=Path, default=Path("out"))
+    parser.add_argument("--checkpoint", type=Path, help="model folder (default: the shipped one)")
     args = parser.parse_args(argv)
     blend, clip, gif = (args.out_dir / name for name in ("demo.blend", "demo_clip.npz", "demo.gif"))
     generate = [sys.executable, "-m", "intermask_blender.cli", "generate", args.prompt, "--seconds", str(args.seconds),
                 "--seed", str(args.seed), "--out", str(blend), "--save-clip", str(clip), "--json"]
+    generate += ["--checkpoint", str(args.checkpoint)] if args.checkpoint else []
     done = subprocess.run(generate, stdout=subprocess.PIPE, text=True)
     if done.returncode != 0:
         print("demo: intermask generate failed (its message is above)", file=sys.stderr)

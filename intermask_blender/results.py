@@ -17,6 +17,8 @@ from . import bake, bonemap, rigs
 from .seam import clip as clipmod
 
 MODES = ("GENERATE", "REACT")
+#: Action names start with the prompt; Blender 4.2 cuts ID names at 63 bytes, and the rig name follows.
+NAME_CHARS = 40
 
 
 class ResultError(RuntimeError):
@@ -61,4 +63,5 @@ def bake_result(scene: bpy.types.Scene, clip: clipmod.Clip, mode: str,
             except bonemap.BoneMapError as exc:
                 raise ResultError(str(exc)) from exc
     armatures = [rigs_by_person[slot] or rigs.resolve_rig("mannequin", scene, slot) for slot in slots]
-    return bake.bake_clip(scene, to_bake, armatures, name=name, frame_start=frame_start)
+    short = name if len(name) <= NAME_CHARS else name[:NAME_CHARS - 1].rstrip() + "…"
+    return bake.bake_clip(scene, to_bake, armatures, name=short, frame_start=frame_start)

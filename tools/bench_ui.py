@@ -24,13 +24,15 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import bpy  # noqa: E402  (first: it puts Blender's addon_utils on the path)
 import addon_utils  # noqa: E402
-import bpy  # noqa: E402
 
 
-def run(jobs: int, seconds: float) -> dict[str, float]:
+def run(jobs: int, seconds: float, checkpoint: str) -> dict[str, float]:
     bpy.ops.wm.read_factory_settings(use_empty=True)
     addon_utils.enable("intermask_blender", default_set=True)
+    prefs = bpy.context.preferences.addons["intermask_blender"].preferences
+    prefs.checkpoint, prefs.device = checkpoint, "cpu"
     from intermask_blender import job
 
     scene = bpy.context.scene
@@ -69,9 +71,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--checkpoint", default="", help="model folder (default: the shipped one)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = run(args.jobs, args.seconds)
+    result = run(args.jobs, args.seconds, args.checkpoint)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
