@@ -64,7 +64,8 @@ def markdown(result: dict[str, Any], evaluator_info: dict[str, Any]) -> str:
               "stride): its FID is the floor that sampling noise alone gives on a test set this small.",
               "- Reaction: the real lead kept, the follow generated. Random train / nearest by text: real training "
               "windows, chosen at random or by caption similarity (MiniLM cosine) — a generator should beat both on "
-              "R-precision and stay close to them on FID.",
+              "R-precision and stay close to them on FID. Both come from the windows the evaluator was trained on, "
+              "which flatters them a little.",
               "- Generation: each window's motion is generated from one of its captions with one seed per "
               "replication (one batched call); each replication scores its generations against a caption drawn "
               "for it. MModality uses those generations per text (10 random pairs per text, unscaled as InterGen).",

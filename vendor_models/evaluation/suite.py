@@ -7,7 +7,8 @@ Rows of the table (every one scored with the same evaluator, on the same test wi
 - ``generated``: one clip per test window from its caption (seconds = window length);
 - ``reaction``: the real lead (slot 0) held fixed, the follow generated from the caption;
 - ``random train``: a random real training window per test window (real motion, unrelated text);
-- ``nearest by text``: the training window whose caption is most similar (MiniLM cosine) to the test caption;
+- ``nearest by text``: the training window (of the evaluator's training windows) whose captions are most
+  similar (MiniLM cosine) to the test caption;
 - ``VQ reconstruction``: each test window encoded and decoded by the VQ-VAE (plus MPJPE in mm).
 
 Replications (different caption draws and generation seeds) give the 95 % intervals; the physical metrics
@@ -30,6 +31,7 @@ from ..features import POS
 from .evaluator import Evaluator
 from .metrics import diversity, fid, mm_dist, multimodality, r_precision, summarize, wasserstein_1d
 from .physical import partner_distances, physical_metrics
+from .train_evaluator import TRAIN_CAPTIONS, TRAIN_STRIDE
 from .windows import WINDOW_FRAMES, Window, load_windows, window_features
 
 Log = Callable[[str], None]
@@ -50,9 +52,9 @@ class Settings:
     seed: int = 0
 
 
-#: Quick: non-overlapping windows (16 on the test split), 3 replications, reaction on 8 of them, 5 sweep
-#: points on 4 windows.
-QUICK = Settings(stride=120, replications=3, reaction_windows=8, sweep_windows=4, sweep_steps=(5, 10, 20),
+#: Quick: non-overlapping windows (16 on the test split), 3 replications, reaction on all, 5 sweep points
+#: on 4 windows.
+QUICK = Settings(stride=120, replications=3, reaction_windows=16, sweep_windows=4, sweep_steps=(5, 10, 20),
                  sweep_guidance=(1.0, 2.0, 4.0))
 #: Full: a window every 2 s (31), 5 replications, reaction on all, 8 sweep points on 8 windows.
 FULL = Settings(stride=60, replications=5, reaction_windows=31, sweep_windows=8, sweep_steps=(2, 5, 10, 20, 30),
@@ -155,7 +157,8 @@ def run(generator: Any, vq: Any, evaluator: Evaluator, encoder: Any, settings: S
 
     test_paths = load_split("test", people=2, cache=cache)
     windows = load_windows(test_paths, stride=settings.stride, seed=settings.seed)
-    train = load_windows(load_split("train", people=2, cache=cache), stride=settings.stride, seed=settings.seed)
+    # the evaluator's own train windows (unaugmented): their captions' sentence vectors are already cached
+    train = load_windows(load_split("train", people=2, cache=cache), stride=TRAIN_STRIDE, seed=settings.seed)
     reference = [w.clip for w in load_windows(test_paths, stride=settings.stride, seed=settings.seed,
                                               offset=settings.stride // 2)]
     scorer = Scorer(evaluator, encoder, windows, reference, settings.seed)
@@ -195,8 +198,8 @@ def run(generator: Any, vq: Any, evaluator: Evaluator, encoder: Any, settings: S
         random_reps.append((train_emb[idx], p))
         random_clips = [train[i].clip for i in idx]
     rows["random train"] = _row(scorer, random_reps, random_clips, real_dist)
-    captions = len(train[0].captions)
-    train_sent = scorer.sentences([t for w in train for t in w.captions]).reshape(len(train), captions, -1)
+    train_sent = scorer.sentences([t for w in train for t in w.captions[:TRAIN_CAPTIONS]])
+    train_sent = train_sent.reshape(len(train), TRAIN_CAPTIONS, -1)
     nearest_reps, nearest_clips = [], []
     for p in picks:
         query = scorer.sentence_emb[np.arange(n), p]
