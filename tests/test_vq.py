@@ -123,7 +123,7 @@ def test_straight_through_gradient_reaches_the_input() -> None:
     out = q(x)
     assert torch.equal(out.quantised.detach(), torch.tensor([[0.0, 0.0], [1.0, 1.0]]))
     out.quantised.sum().backward()
-    assert torch.equal(x.grad, torch.ones_like(x))
+    assert x.grad is not None and torch.equal(x.grad, torch.ones_like(x))
 
 
 def test_windows_are_segmented_mirrored_and_normalised(real_sequences: list[np.ndarray], real_windows: WindowSet) -> None:
@@ -167,7 +167,8 @@ def test_checkpoint_round_trip(tmp_path: Path, real_windows: WindowSet) -> None:
     assert torch.equal(model.encode(feats), loaded.encode(feats))
     assert torch.equal(model.decode(model.encode(feats)), loaded.decode(loaded.encode(feats)))
     assert ckpt.meta == {"steps": 3, "seed": 1} and loaded.cfg == TINY and not loaded.training
-    assert np.array_equal(ckpt.mean, model.mean.numpy()) and np.array_equal(ckpt.std, model.std.numpy())
+    assert ckpt.mean is not None and np.array_equal(ckpt.mean, model.mean.numpy())
+    assert ckpt.std is not None and np.array_equal(ckpt.std, model.std.numpy())
     assert config_from_dict(VQPreset, json.loads(json.dumps(config_to_dict(PRESETS["paper"])))) == PRESETS["paper"]
 
 

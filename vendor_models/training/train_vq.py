@@ -24,9 +24,9 @@ from ..data.build import load_split
 from ..models.config import VQTrainConfig, config_to_dict, preset
 from ..models.vq import VQVAE
 from ..models.vq.losses import vq_losses
-from ..models.vq.persist import vq_checkpoint
+from ..models.vq.persist import load_vq, vq_checkpoint
 from .datasets import SEGMENT_FRAMES, WindowSet, check_stats, feature_stats, person_sequences
-from .vq_eval import evaluate_vq
+from .vq_eval import evaluate_sequences, evaluate_vq
 
 EVAL_STRIDE = 32
 
@@ -40,7 +40,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     parser.add_argument("--cache", type=Path, help="clip cache folder (default: the project cache)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default from the preset)")
+    parser.add_argument("--evaluate", type=Path, metavar="CHECKPOINT",
+                        help="only evaluate a VQ checkpoint on the val and test splits and print JSON")
     return parser.parse_args(argv)
+
+
+def evaluate_checkpoint(path: Path, cache: Path | None) -> dict[str, Any]:
+    """Window and whole-segment MPJPE plus code usage of a checkpoint on the val and test splits."""
+    model, ckpt = load_vq(path)
+    mean, std = model.mean.numpy(), model.std.numpy()
+    report: dict[str, Any] = {"checkpoint": str(path), "steps": ckpt.meta.get("steps"),
+                              "wall_time_s": ckpt.meta.get("wall_time_s")}
+    for name in ("val", "test"):
+        seqs = person_sequences(load_split(name, cache=cache), hop=SEGMENT_FRAMES - 1, mirrored=False)
+        windows = WindowSet.build(seqs, mean, std, 64, EVAL_STRIDE)
+        report[name] = {"windows": evaluate_vq(model, windows),
+                        "segments": evaluate_sequences(model, windows.sequences)}
+    return report
 
 
 def learning_rate(tcfg: VQTrainConfig, step: int, progress: float) -> float:
@@ -72,6 +88,14 @@ def load_windows(tcfg: VQTrainConfig, out: Path, cache: Path | None) -> tuple[di
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.evaluate:
+        torch.set_num_threads(args.threads or 1)
+        try:
+            print(json.dumps(evaluate_checkpoint(args.evaluate, args.cache), indent=2))
+        except CheckpointError as exc:
+            print(f"error: {exc}")
+            return 1
+        return 0
     try:
         chosen = preset(args.config)
     except ValueError as exc:

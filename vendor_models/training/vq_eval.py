@@ -42,3 +42,27 @@ def evaluate_vq(model: VQVAE, windows: WindowSet, batch_size: int = 64) -> dict[
         "codes_used_fraction": float((counts > 0).float().mean()),
         "code_perplexity": perplexity,
     }
+
+
+@torch.no_grad()
+def evaluate_sequences(model: VQVAE, sequences: list[np.ndarray]) -> dict[str, Any]:
+    """MPJPE (mm) of whole normalised sequences (up to 10 s each, trimmed to a multiple of 4 frames).
+
+    This is how the generator uses the decoder: one token map for a whole clip, not 64-frame windows.
+    """
+    was_training = model.training
+    model.eval()
+    total, frames = 0.0, 0
+    try:
+        for seq in sequences:
+            usable = len(seq) - len(seq) % 4
+            if usable == 0:
+                continue
+            target = torch.from_numpy(seq[None, :usable])
+            recon = model.decode(model.encode(target))
+            err = (positions_of(model, recon) - positions_of(model, target)).norm(dim=-1).mean(dim=-1)  # [1, T]
+            total += float(err.sum())
+            frames += usable
+    finally:
+        model.train(was_training)
+    return {"mpjpe_mm": 1000.0 * total / max(frames, 1), "frames": frames}

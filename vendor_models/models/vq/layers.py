@@ -114,4 +114,6 @@ def init_weights(model: nn.Module) -> None:
             module.own.weight.data.mul_(0.5 ** 0.5)
             module.neighbours.weight.data.mul_(0.5 ** 0.5)
         elif isinstance(module, ResBlock):
-            nn.init.zeros_(module.body[3].weight)
+            last = module.body[3]
+            assert isinstance(last, nn.Conv2d)
+            nn.init.zeros_(last.weight)
