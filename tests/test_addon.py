@@ -310,6 +310,33 @@ def test_react_reads_the_active_animated_armature_as_the_partner(scene, salsa_va
         assert error[skeleton.JOINT_INDEX[joint]] < 0.03, (joint, error[skeleton.JOINT_INDEX[joint]])
 
 
+def test_bone_map_override_buttons_store_and_clear_on_the_armature(scene) -> None:
+    from intermask_blender import bonemap, rigs
+
+    rig = rigs.resolve_rig("mannequin", scene, 0)
+    assert bonemap.bone_map_for(rig).bones["left_wrist"] == "left_wrist"
+    for joint in ("left_wrist", "right_wrist"):  # the animator swaps the hands in the table
+        bpy.ops.intermask.bonemap_override(armature=rig.name, joint=joint)
+    items = {item.joint: item for item in rig.data.intermask_bone_map}
+    assert items["left_wrist"].bone == "left_wrist", "an override starts from the guessed bone"
+    items["left_wrist"].bone, items["right_wrist"].bone = "right_wrist", "left_wrist"
+    mapped = bonemap.bone_map_for(rig)
+    assert mapped.bones["left_wrist"] == "right_wrist" and mapped.overridden == ("left_wrist", "right_wrist")
+    for joint in ("left_wrist", "right_wrist"):
+        bpy.ops.intermask.bonemap_clear(armature=rig.name, joint=joint)
+    assert len(rig.data.intermask_bone_map) == 0 and bonemap.bone_map_for(rig).bones["left_wrist"] == "left_wrist"
+    with pytest.raises(RuntimeError, match="'Nope' is not an armature"):
+        bpy.ops.intermask.bonemap_override(armature="Nope", joint="pelvis")
+
+
+def test_randomise_seed_changes_the_seed(scene) -> None:
+    seeds = set()
+    for _ in range(3):
+        bpy.ops.intermask.randomise_seed()
+        seeds.add(scene.intermask.seed)
+    assert len(seeds) == 3 and all(seed >= 0 for seed in seeds)
+
+
 def test_a_second_generate_while_one_runs_is_refused(scene) -> None:
     assert bpy.ops.intermask.generate() == {"FINISHED"}
     try:

@@ -123,3 +123,16 @@ def test_react_to_a_real_bvh_partner(tmp_path: Path) -> None:
     assert blend["armatures"][person_b]["action"] == summary["actions"][0]
     assert blend["armatures"][partner]["keys"] > 0, "the partner keeps its own animation"
     assert blend["fps"] == 60 and abs(summary["frames"] - 239) <= 8  # B at the partner's rate over its window
+
+
+@needs_model
+def test_demo_writes_the_blend_and_a_preview_gif(tmp_path: Path) -> None:
+    extra = ["--checkpoint", str(CHECKPOINT)] if CHECKPOINT != DEFAULT_CHECKPOINT else []
+    done = subprocess.run([sys.executable, "-m", "intermask_blender.demo", "--out-dir", str(tmp_path), "--seconds", "3",
+                           *extra], capture_output=True, text=True, timeout=280, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "wrote:" in done.stdout and "preview:" in done.stdout
+    blend = inspect(tmp_path / "demo.blend")
+    assert sorted(blend["armatures"]) == ["IM_Person_A", "IM_Person_B"]
+    assert all(rig["keys"] > 0 for rig in blend["armatures"].values())
+    assert (tmp_path / "demo.gif").read_bytes()[:6] in (b"GIF87a", b"GIF89a")
