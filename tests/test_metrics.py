@@ -166,3 +166,12 @@ def test_r_precision_counts_ties_against_the_true_motion():
     text = RNG(6).normal(size=(16, 4))
     collapsed = np.zeros((16, 4))  # a generator that always makes the same motion retrieves nothing
     assert metrics.r_precision(text, collapsed, RNG(0), batch_size=16).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_r_precision_permutations_use_every_row_of_a_set_that_is_not_a_multiple_of_the_batch():
+    emb = RNG(7).normal(size=(20, 4))
+    text = emb.copy()
+    text[-4:] = -emb[-4:]  # the last 4 pairs are wrong; one permutation may drop them, ten cannot all do so
+    once = [metrics.r_precision(text, emb, RNG(s), batch_size=16)[0] for s in range(20)]
+    many = metrics.r_precision(text, emb, RNG(0), batch_size=16, permutations=50)[0]
+    assert max(once) > many > 0.7 and many == pytest.approx(16 / 20, abs=0.05)

@@ -10,8 +10,9 @@ Our choices for a small test set (documented again in the evaluation report):
 
 - R-precision batch size ``R_PRECISION_BATCH`` = 16 instead of InterGen's 96: our test split has a few
   dozen windows, not 1 098 clips. Chance level is 1/16, 2/16, 3/16 (InterGen's is 1/96, ...), so our
-  R-precision is much higher than InterHuman's for the same skill; every batch is a fresh random
-  permutation and incomplete batches are dropped, as InterGen does.
+  R-precision is much higher than InterHuman's for the same skill; batches come from a random
+  permutation and incomplete batches are dropped, as InterGen does; the evaluation averages 10 such
+  permutations per replication (``R_PRECISION_PERMUTATIONS``) so that no window is left out.
 - Diversity draws ``DIVERSITY_PAIRS`` = 300 pairs with replacement (i ≠ j) because we have fewer than 300
   samples; with few samples it is noisier.
 - FID on few samples is biased upward (the covariance estimate is noisy), so only compare FIDs computed on
@@ -26,6 +27,7 @@ import numpy as np
 
 EMB_SCALE = 6.0
 R_PRECISION_BATCH = 16
+R_PRECISION_PERMUTATIONS = 10
 DIVERSITY_PAIRS = 300
 MULTIMODALITY_PAIRS = 10
 
@@ -38,20 +40,22 @@ def distance_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def r_precision(text: np.ndarray, motion: np.ndarray, rng: np.random.Generator,
-                batch_size: int = R_PRECISION_BATCH, top_k: int = 3) -> np.ndarray:
+                batch_size: int = R_PRECISION_BATCH, top_k: int = 3, permutations: int = 1) -> np.ndarray:
     """Top-1..k retrieval accuracy [k] of each text's own motion among a random batch of ``batch_size``.
 
     Row i of ``text`` belongs to row i of ``motion``. With fewer rows than ``batch_size`` one batch of all
     rows is used; otherwise the leftover rows of the permutation are dropped (InterGen's ``drop_last``).
+    ``permutations`` > 1 averages over several random batchings, so a small set whose size is not a
+    multiple of the batch still uses every row.
     """
     n = len(text)
     if n != len(motion) or n < 2:
         raise ValueError(f"r_precision needs matching text/motion rows (≥ 2), got {len(text)} and {len(motion)}")
     size = min(batch_size, n)
-    order = rng.permutation(n)
+    order = np.concatenate([rng.permutation(n) for _ in range(permutations)])
     hits = np.zeros(top_k)
     counted = 0
-    for start in range(0, n - size + 1, size):
+    for start in [p * n + b for p in range(permutations) for b in range(0, n - size + 1, size)]:
         idx = order[start:start + size]
         dist = distance_matrix(text[idx], motion[idx])
         # rank of the true motion = how many other motions are at least as close (ties count against it,

@@ -29,7 +29,7 @@ from ..clip import Clip
 from ..data.build import load_split
 from ..features import POS
 from .evaluator import Evaluator
-from .metrics import diversity, fid, mm_dist, multimodality, r_precision, summarize, wasserstein_1d
+from .metrics import R_PRECISION_PERMUTATIONS, diversity, fid, mm_dist, multimodality, r_precision, summarize, wasserstein_1d
 from .physical import partner_distances, physical_metrics
 from .train_evaluator import TRAIN_CAPTIONS, TRAIN_STRIDE
 from .windows import WINDOW_FRAMES, Window, load_windows, window_features
@@ -90,7 +90,7 @@ class Scorer:
         """
         rows = np.arange(len(motion)) if rows is None else rows
         text = self.texts[rows, caption_index]
-        top = r_precision(text, motion, self.rng)
+        top = r_precision(text, motion, self.rng, permutations=R_PRECISION_PERMUTATIONS)
         return {"top1": float(top[0]), "top2": float(top[1]), "top3": float(top[2]), "fid": fid(self.real, motion),
                 "mm_dist": mm_dist(text, motion), "diversity": diversity(motion, self.rng)}
 
