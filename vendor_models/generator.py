@@ -27,7 +27,7 @@ from .clip import Clip, stack_people
 from .features import clip_from_features, pair_features
 from .generation_errors import Cancelled, GenerationError
 from .models.text_encoder import TextEncoderError, load_text_encoder, non_english_warning
-from .models.transformer.persist import load_transformer
+from .models.transformer.persist import file_key, load_transformer
 from .models.vq.persist import load_vq
 from .protocol import MAX_PROMPT_CHARS, MAX_SECONDS, MAX_VARIATIONS, MIN_SECONDS, ErrorCode
 from .reaction import WorldFrame, partner_window
@@ -129,7 +129,7 @@ class Generator:
             if card_file.is_file():
                 card = json.loads(card_file.read_text(encoding="utf-8"))
             vq, _ = load_vq(folder / "vq.pt", dev)
-            transformer, encoder_name, _ = load_transformer(folder / "transformer.pt", dev)
+            transformer, encoder_name, record = load_transformer(folder / "transformer.pt", dev)
             encoder = load_text_encoder(encoder_name)
         except json.JSONDecodeError as exc:
             raise GenerationError(ErrorCode.CHECKPOINT, f"model card {card_file} is not valid JSON ({exc})") from exc
@@ -138,6 +138,10 @@ class Generator:
         if transformer.config.num_codes != vq.cfg.codebook_size:
             raise GenerationError(ErrorCode.CHECKPOINT, f"{folder}: transformer.pt expects {transformer.config.num_codes} "
                                   f"codes but vq.pt has {vq.cfg.codebook_size}; they were not trained together")
+        trained_on = record.meta.get("data", {}).get("vq_sha1")
+        if trained_on and trained_on != file_key(folder / "vq.pt"):
+            raise GenerationError(ErrorCode.CHECKPOINT, f"{folder / 'transformer.pt'} was trained on another VQ-VAE than "
+                                  f"{folder / 'vq.pt'} (its tokens would mean something else); ship the pair together")
         name = str(card.get("name") or folder.name)
         return cls(vq, transformer, encoder, dev, name, card)
 

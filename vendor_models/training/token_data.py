@@ -27,6 +27,7 @@ from ..captioner_phrases import compose
 from ..clip import Clip, ClipError
 from ..features import canonicalise_clip, mirror, pair_features
 from ..models.text_encoder import TextEncoder
+from ..models.transformer.persist import file_key
 from ..models.vq.vqvae import VQVAE
 
 WINDOW_ROWS = 300                      # feature rows per window (10 s at 30 fps)
@@ -135,14 +136,6 @@ def _data_key(paths: list[Path], stride: int, augment: bool) -> str:
     return h.hexdigest()[:12]
 
 
-def _file_key(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:12]
-
-
 @torch.no_grad()
 def _tokenise(vq: VQVAE, feats: list[np.ndarray]) -> np.ndarray:
     """[N, 300, 2, 262] windows → [N, 2, 5, 75] codes (int16)."""
@@ -162,7 +155,7 @@ def build_token_set(paths: list[Path], vq: VQVAE | None, vq_path: Path | None, e
     cache.mkdir(parents=True, exist_ok=True)
     key = _data_key(paths, stride, augment)
     text_file = cache / f"captions_{key}_{encoder.name}.npz"
-    token_file = None if vq_path is None else cache / f"tokens_{key}_{_file_key(vq_path)}.npy"
+    token_file = None if vq_path is None else cache / f"tokens_{key}_{file_key(vq_path)}.npy"
     have_text = text_file.is_file()
     have_tokens = token_file is None or vq is None or token_file.is_file()
     if not (have_text and have_tokens):

@@ -27,7 +27,7 @@ from ..models.text_encoder import MiniLMEncoder, TextEncoderError
 from ..models.transformer.config import ObjectiveConfig, TransformerTrainConfig, preset
 from ..models.transformer.model import InterMTransformer
 from ..models.transformer.objective import masked_token_loss
-from ..models.transformer.persist import transformer_checkpoint
+from ..models.transformer.persist import file_key, transformer_checkpoint
 from ..models.vq.persist import load_vq
 from .token_data import TokenSet, build_token_set
 
@@ -142,7 +142,8 @@ def main(argv: list[str]) -> int:
         step, elapsed, best = _restore(out, model, optim)
         print(f"resumed from {out / 'last.pt'} at step {step} ({elapsed / 60:.1f} min)")
     data_meta: dict[str, Any] = {"train_windows": len(train), "val_windows": len(val), "captions": len(train.texts),
-                                 "vq": str(args.vq), "vq_meta": vq_ckpt.meta, "init": data_meta_init}
+                                 "vq": str(args.vq), "vq_sha1": file_key(args.vq), "vq_meta": vq_ckpt.meta,
+                                 "init": data_meta_init}
     print(f"transformer {args.config}: {model.num_parameters():,} parameters, {len(train)} train windows, "
           f"{len(train.texts)} captions, batch {tcfg.batch_size}, {tcfg.threads} threads → {out}")
 

@@ -7,6 +7,7 @@ another encoder.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,16 @@ from .config import TransformerConfig
 from .model import InterMTransformer
 
 KIND = "transformer"
+
+
+def file_key(path: str | Path) -> str:
+    """Short SHA-1 of a file's bytes: names token caches and ties a transformer to the VQ-VAE file it was
+    trained on (the generator refuses a pair whose VQ is not that file)."""
+    h = hashlib.sha1()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:12]
 
 
 def transformer_checkpoint(model: InterMTransformer, text_encoder: str, meta: dict[str, Any],
