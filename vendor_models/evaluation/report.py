@@ -87,7 +87,8 @@ def plots(result: dict[str, Any], folder: Path) -> list[Path]:
             continue
         x = [p["value"] for p in points]
         fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
-        panels = (("fid", "FID ↓"), ("top3", "R-precision top-3 ↑"), ("mm_dist", "MM-Dist ↓"))
+        chance = 1.0 / max(2, min(result["sweeps"]["windows"], R_PRECISION_BATCH))
+        panels = (("fid", "FID ↓"), ("top1", f"R-precision top-1 ↑ (chance {chance:.2f})"), ("mm_dist", "MM-Dist ↓"))
         for ax, (metric, title) in zip(axes, panels):
             ax.plot(x, [p[metric] for p in points], marker="o")
             ax.set_xlabel(label)
