@@ -299,7 +299,8 @@ def save_clips(clips: list[Clip], job: Generate | React, folder: Path) -> list[s
 
 def default_threads() -> int:
     """All cores but one: Blender's UI keeps a core, and on a small busy CPU torch's threads would
-    otherwise spin-wait on each other (measured on 2 cores: 1 thread ~5 s, 2 threads ~60 s per clip)."""
+    otherwise spin-wait on each other (shared 2-core box, shipped model, 10 s clip: 1 thread 1.8 s;
+    2 threads 7-35 s once other processes compete)."""
     return max(1, (os.cpu_count() or 2) - 1)
 
 
