@@ -123,6 +123,12 @@ class Generator:
         """Load a checkpoint folder; a missing or corrupt file is a ``GenerationError`` naming it."""
         folder = Path(checkpoint_dir)
         dev = select_device(device)
+        # Trained weights produce denormal floats in the residual stream; on x86 CPUs each one costs
+        # a microcode assist, which made sampling 1.5-3x slower. Flushing them to zero changes nothing
+        # a motion could show. (Process-wide; the worker and the CLI only run this model.) numpy's float
+        # limits are read first: read afterwards, numpy warns that the smallest subnormal is zero.
+        np.finfo(np.float32), np.finfo(np.float64)
+        torch.set_flush_denormal(True)
         card: dict[str, Any] = {}
         card_file = folder / "model.json"
         try:
