@@ -65,7 +65,7 @@ def ensure_bpy42() -> None:
     if python.exists():
         return
     venv.EnvBuilder(with_pip=True).create(BPY42)
-    if run(python, "-m", "pip", "install", "--disable-pip-version-check", "bpy==4.2.*", check=False) != 0:
+    if run(python, "-m", "pip", "install", "--disable-pip-version-check", "bpy==4.2.*", "numpy<2", check=False) != 0:
         print("bpy 4.2 could not be installed; its smoke test will be skipped", flush=True)
         shutil.rmtree(BPY42, ignore_errors=True)
 
