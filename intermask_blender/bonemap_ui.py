@@ -92,12 +92,4 @@ def draw(layout: bpy.types.UILayout, armature: bpy.types.Object) -> None:
 
 CLASSES = (INTERMASK_OT_bonemap_override, INTERMASK_OT_bonemap_clear)
 
-
-def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)

@@ -219,12 +219,4 @@ CLASSES = (
     INTERMASK_OT_discard_preview, INTERMASK_OT_unload, INTERMASK_OT_randomise_seed,
 )
 
-
-def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)

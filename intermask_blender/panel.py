@@ -117,12 +117,4 @@ class IM_PT_bonemap(_InterMaskPanel):
 
 CLASSES = (IM_PT_main, IM_PT_advanced, IM_PT_bonemap)
 
-
-def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)
