@@ -175,7 +175,7 @@ def run(command: str, args: argparse.Namespace) -> dict[str, Any]:
         people[slot] = rigs.resolve_rig(spec, scene, slot)
     began = time.perf_counter()
     report = results.bake_result(scene, clip, "REACT" if react else "GENERATE", people,
-                                 name=args.prompt, frame_start=first)
+                                 name=args.prompt, frame_start=first, partner=people[0] if react else None)
     bake_s = time.perf_counter() - began
     if args.save_clip:
         clip.save(args.save_clip)

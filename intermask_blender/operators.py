@@ -132,7 +132,8 @@ class INTERMASK_OT_apply(bpy.types.Operator):
                 raise results.ResultError(f"Person B's rig '{partner.name}' is the partner itself: pick another rig")
             start = settings.result_start if settings.result_mode == "REACT" else None  # in step with the partner
             report = results.bake_result(scene, clip, settings.result_mode, rigs_by_person,
-                                         name=settings.result_prompt or "InterMask", frame_start=start)
+                                         name=settings.result_prompt or "InterMask", frame_start=start,
+                                         partner=partner)
         except (results.ResultError, bake.BakeError, *USER_ERRORS) as exc:
             return _fail(self, settings, str(exc))
         preview.discard(scene)

@@ -50,9 +50,10 @@ def people_to_bake(clip: clipmod.Clip, mode: str) -> tuple[clipmod.Clip, tuple[i
 
 def bake_result(scene: bpy.types.Scene, clip: clipmod.Clip, mode: str,
                 rigs_by_person: list[bpy.types.Object | None], *, name: str,
-                frame_start: int | None = None) -> bake.BakeReport:
+                frame_start: int | None = None, partner: bpy.types.Object | None = None) -> bake.BakeReport:
     """Bake ``clip`` (as :func:`people_to_bake` decides) onto the given rigs, building mannequins where a
-    slot is None. One data operation, so an operator with UNDO reverts it in one step; the given rigs'
+    slot is None; in react mode B is placed in ``partner``'s frame (the one it was read in), wherever B's
+    rig stands. One data operation, so an operator with UNDO reverts it in one step; the given rigs'
     bone maps are checked before anything is created, so a rig that cannot be mapped changes nothing."""
     to_bake, slots = people_to_bake(clip, mode)
     for slot in slots:
@@ -64,4 +65,5 @@ def bake_result(scene: bpy.types.Scene, clip: clipmod.Clip, mode: str,
                 raise ResultError(str(exc)) from exc
     armatures = [rigs_by_person[slot] or rigs.resolve_rig("mannequin", scene, slot) for slot in slots]
     short = name if len(name) <= NAME_CHARS else name[:NAME_CHARS - 1].rstrip() + "…"
-    return bake.bake_clip(scene, to_bake, armatures, name=short, frame_start=frame_start)
+    anchor = partner if mode == "REACT" else None
+    return bake.bake_clip(scene, to_bake, armatures, name=short, frame_start=frame_start, anchor=anchor)
