@@ -15,6 +15,7 @@ import torch
 
 from vendor_models.checkpoint import save_checkpoint
 from vendor_models.clip import Clip
+from vendor_models.features import facing_angle
 from vendor_models.generator import DEFAULT_CHECKPOINT, Cancelled, GenerationError, Generator, frames_for
 from vendor_models.models.config import VQConfig
 from vendor_models.models.transformer.config import TransformerConfig
@@ -156,6 +157,10 @@ def test_shipped_model_is_deterministic_and_varied(shipped: Generator) -> None:
     assert clip.num_frames == 60 and np.isfinite(clip.positions).all()
     heights = clip.positions[..., 15, 1]                               # heads of both people
     assert 1.2 < float(np.median(heights)) < 2.0                       # upright, metres, Y-up
+    # placed where the bake expects it: A starts at the origin facing +Z, the pair's lowest joint on Y = 0
+    np.testing.assert_allclose(clip.positions[0, 0, 0, [0, 2]], 0.0, atol=1e-5)
+    assert abs(float(facing_angle(clip.positions[0, 0], hips_only=True))) < 1e-4
+    assert abs(float(clip.positions[..., 1].min())) < 1e-5
 
 
 def test_shipped_reaction_stays_with_the_partner(shipped: Generator) -> None:

@@ -24,7 +24,7 @@ import torch
 
 from .checkpoint import CheckpointError
 from .clip import Clip, stack_people
-from .features import clip_from_features, pair_features
+from .features import canonicalise, clip_from_features, pair_features
 from .generation_errors import Cancelled, GenerationError
 from .models.text_encoder import TextEncoderError, load_text_encoder, non_english_warning
 from .models.transformer.persist import file_key, load_transformer
@@ -169,7 +169,8 @@ class Generator:
                                     None, progress, should_stop)
         started = time.perf_counter()
         feats = self._decode(ids.reshape(-1, *ids.shape[2:])).reshape(ids.shape[0], 2, frames, -1)
-        clips = [clip_from_features(np.moveaxis(feats[v], 0, 1), FPS, dict(meta, variation=v)) for v in range(len(feats))]
+        clips = [_placed(clip_from_features(np.moveaxis(feats[v], 0, 1), FPS, dict(meta, variation=v)))
+                 for v in range(len(feats))]
         return self._finish(clips, warnings, timings, started, progress)
 
     def react(self, partner: Clip, prompt: str, *, seed: int = 0, variations: int = 1, guidance: float = 2.0,
@@ -229,3 +230,14 @@ class Generator:
         for clip in clips:
             clip.meta["warnings"] = list(warnings)
         return GenerationOutput(clips, warnings, {k: round(v, 4) for k, v in timings.items()})
+
+
+def _placed(clip: Clip) -> Clip:
+    """The pair moved rigidly so person A starts at the origin facing +Z, both on one floor at Y = 0.
+
+    The model only approximates its canonical frame, and the bake puts the clip's origin at person A's
+    rig, so without this A would start away from where the animator placed it. Contacts are kept as
+    predicted; the pair's relative placement is unchanged.
+    """
+    positions, rotations = canonicalise(clip.positions, clip.rotations, shared_floor=True)
+    return Clip(positions, rotations, clip.contacts, clip.fps, clip.meta)
