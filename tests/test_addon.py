@@ -400,11 +400,15 @@ def test_react_keeps_the_partner_and_animates_person_b(scene, salsa_variations) 
     partner_action, other_action = partner.animation_data.action, other.animation_data.action
     settings.mode, settings.prompt = "REACT", "the follow holds the lead's hand and spins clockwise"
     settings.armature_b = other
+    other.location.x += 5.0  # B's rig stands elsewhere: the reaction must still land next to the partner
     bpy.context.view_layer.objects.active = partner
     bpy.ops.intermask.generate()
     run_job()
     assert not settings.status_is_error and len(settings.results) == 1, settings.status
     bpy.ops.intermask.apply()
+    scene.frame_set(int(partner_action.frame_range[0]))
+    pelvis = [(rig.matrix_world @ rig.pose.bones["pelvis"].head).xy for rig in (partner, other)]
+    assert (pelvis[0] - pelvis[1]).length < 3.0, "B is placed in the partner's frame, not at its own rig"
     assert partner.animation_data.action == partner_action, "the partner's animation must stay as it was"
     assert other.animation_data.action != other_action
     assert other_action.name in [s.action.name for t in other.animation_data.nla_tracks for s in t.strips]
