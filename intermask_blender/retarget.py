@@ -106,12 +106,7 @@ def clip_world_rotations(local: np.ndarray) -> np.ndarray:
 
 def clip_local_rotations(world: np.ndarray) -> np.ndarray:
     """Inverse of :func:`clip_world_rotations`: Blender-axes world matrices → local model quaternions."""
-    world_q = rot.matrix_to_quat(_M.T @ world @ _M)
-    local = world_q.copy()
-    for j, p in enumerate(PARENTS):
-        if p >= 0:
-            local[:, j] = rot.quat_multiply(rot.quat_inverse(world_q[:, p]), world_q[:, j])
-    return rot.quat_normalize(local)
+    return rot.local_from_world(rot.matrix_to_quat(_M.T @ world @ _M), PARENTS)
 
 
 def resample(clip: clipmod.Clip, fps: float) -> clipmod.Clip:

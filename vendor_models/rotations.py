@@ -211,3 +211,12 @@ def best_fit_rotation(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     u, _, vt = np.linalg.svd(src.T @ dst)
     d = np.sign(np.linalg.det(vt.T @ u.T)) or 1.0
     return matrix_to_quat(vt.T @ np.diag([1.0, 1.0, d]) @ u.T)
+
+
+def local_from_world(world: np.ndarray, parents: tuple[int, ...]) -> np.ndarray:
+    """World rotations W [..., J, 4] → local q_j = W_parent⁻¹ · W_j (roots, parent −1, keep W)."""
+    idx = np.array(parents)
+    child = np.flatnonzero(idx >= 0)
+    local = np.array(world, copy=True)
+    local[..., child, :] = quat_multiply(quat_inverse(local[..., idx[child], :]), local[..., child, :])
+    return quat_normalize(local)

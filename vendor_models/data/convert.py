@@ -37,7 +37,8 @@ import numpy as np
 from ..clip import Clip, ClipError
 from ..features import canonicalise, detect_contacts, facing_angle
 from ..rotations import (
-    best_fit_rotation, matrix_to_quat, quat_between, quat_inverse, quat_multiply, quat_normalize, quat_rotate, yaw_quat,
+    best_fit_rotation, local_from_world, matrix_to_quat, quat_between, quat_inverse, quat_multiply, quat_normalize,
+    quat_rotate, yaw_quat,
 )
 from ..skeleton import FPS, JOINT_INDEX, NUM_JOINTS, PARENTS, REST_DIRECTIONS
 from .bvh import BvhError, BvhMotion, read_bvh
@@ -224,14 +225,6 @@ def convert_person(path: str | Path, fps: float | None = None) -> Person:
     return Person(positions, quat_normalize(world), float(rate), info)
 
 
-def local_rotations(world: np.ndarray) -> np.ndarray:
-    """World rotations W [..., 22, 4] → local q_j = W_parent⁻¹ · W_j (root keeps W_0)."""
-    parents = np.array(PARENTS)
-    local = world.copy()
-    local[..., 1:, :] = quat_multiply(quat_inverse(world[..., parents[1:], :]), world[..., 1:, :])
-    return quat_normalize(local)
-
-
 def resample(positions: np.ndarray, quats: np.ndarray, src_fps: float, dst_fps: float = FPS) -> tuple[np.ndarray, np.ndarray]:
     """Resample along axis 0: an exact stride when src/dst is a whole number, else lerp / nlerp."""
     ratio = src_fps / dst_fps
@@ -283,7 +276,7 @@ def convert(paths: list[str | Path], fps: float | None = None, meta: dict[str, A
         )
     blends = all(p.info["skeleton"] in BLENDS_FROM_TPOSE and p.info["rest"] == "frame 0" for p in people)
     start = settled_start([p.positions for p in people], people[0].fps) if blends else 0
-    resampled = [resample(p.positions[start:], local_rotations(p.world[start:]), p.fps) for p in people]
+    resampled = [resample(p.positions[start:], local_from_world(p.world[start:], PARENTS), p.fps) for p in people]
     positions = np.stack([r[0] for r in resampled], axis=1)
     rotations = np.stack([r[1] for r in resampled], axis=1)
     positions, rotations = canonicalise(positions, rotations, shared_floor=True)
