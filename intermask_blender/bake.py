@@ -16,9 +16,10 @@ import numpy as np
 from .bonemap import BoneMapError, bone_map_for
 from .keys import Channel, reduce_mask, write_action
 from .read_armature import placement_of, read_clip
-from .retarget import SolvedPose, resample, retarget
+from .retarget import SolvedPose, retarget
 from .rig import place, rig_rest
 from .seam import clip as clipmod
+from .seam import features
 from .seam import rotations as rot
 
 
@@ -123,7 +124,7 @@ def bake_clip(
         layer.update()
     start = int(scene.frame_current if frame_start is None else frame_start)
     fps = scene_fps(scene)
-    timed = resample(clip, fps)
+    timed = features.resample_clip(clip, fps)
     anchor_xy = np.array(armatures[0].matrix_world.translation[:2])
     if anchor is not None:
         try:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .bonemap import BoneMapError, bone_map_for
-from .retarget import CHILDREN, PARENTS, PRIMARY_CHILD, Retargeter, clip_local_rotations, resample
+from .retarget import CHILDREN, PARENTS, PRIMARY_CHILD, Retargeter, clip_local_rotations
 from .rig import Placement, default_placement, rig_rest
 from .seam import features, skeleton
 from .seam import clip as clipmod
@@ -102,5 +102,5 @@ def read_clip(armature: Any, scene: Any, frame_start: int, frame_end: int) -> cl
     fps = float(scene.render.fps) / float(scene.render.fps_base)
     meta = {"source": "armature", "armature": armature.name, "frames": [frame_start, frame_end], "scene_fps": fps}
     unknown = np.zeros((positions.shape[0], 1, 4), dtype=bool)
-    clip = resample(clipmod.Clip(positions[:, None], rotations[:, None], unknown, fps, meta), float(skeleton.FPS))
+    clip = features.resample_clip(clipmod.Clip(positions[:, None], rotations[:, None], unknown, fps, meta), float(skeleton.FPS))
     return clipmod.Clip(clip.positions, clip.rotations, features.detect_contacts(clip.positions[:, 0])[:, None], clip.fps, meta)

@@ -109,23 +109,6 @@ def clip_local_rotations(world: np.ndarray) -> np.ndarray:
     return rot.local_from_world(rot.matrix_to_quat(_M.T @ world @ _M), PARENTS)
 
 
-def resample(clip: clipmod.Clip, fps: float) -> clipmod.Clip:
-    """The clip at another frame rate: positions linear, rotations normalised-linear, contacts nearest."""
-    if abs(float(clip.fps) - fps) < 1e-6:
-        return clip
-    count = int(np.floor((clip.num_frames - 1) * fps / float(clip.fps) + 1e-9)) + 1
-    times = np.arange(count) * float(clip.fps) / fps
-    i0 = np.minimum(np.floor(times).astype(int), clip.num_frames - 1)
-    i1 = np.minimum(i0 + 1, clip.num_frames - 1)
-    w = (times - i0)[:, None, None, None]
-    pos = (1 - w) * clip.positions[i0] + w * clip.positions[i1]
-    q0, q1 = clip.rotations[i0].astype(np.float64), clip.rotations[i1].astype(np.float64)
-    q1 = np.where(np.sum(q0 * q1, axis=-1, keepdims=True) < 0, -q1, q1)
-    quats = _unit((1 - w) * q0 + w * q1)
-    contacts = clip.contacts[np.minimum(np.rint(times).astype(int), clip.num_frames - 1)]
-    return clipmod.Clip(pos, quats, contacts, fps, dict(clip.meta))
-
-
 def pin_feet(goals: np.ndarray, contacts: np.ndarray, fps: float) -> np.ndarray:
     """Hold each planted ankle/toe at its mean position over the contact, easing in and out over 0.1 s."""
     out = goals.copy()

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .clip import Clip
-from .data.convert import resample
-from .features import facing_angle
+from .features import facing_angle, resample_clip
 from .generation_errors import GenerationError
 from .protocol import MAX_SECONDS, MIN_SECONDS, ErrorCode
 from .rotations import quat_multiply, quat_normalize, quat_rotate, yaw_quat
@@ -33,9 +32,7 @@ def partner_window(partner: object, warnings: list[str]) -> Clip:
                               f"the partner clip must hold exactly one person, it has {partner.num_people}")
     clip = partner
     if abs(float(partner.fps) - FPS) > 1e-6:
-        pos, rot = resample(partner.positions[:, 0], partner.rotations[:, 0], float(partner.fps), FPS)
-        picked = np.clip(np.round(np.arange(len(pos)) * partner.fps / FPS).astype(int), 0, partner.num_frames - 1)
-        clip = Clip(pos[:, None], rot[:, None], partner.contacts[picked], FPS, dict(partner.meta))
+        clip = resample_clip(partner, FPS)
         warnings.append(f"the partner clip was resampled from {float(partner.fps):g} fps to {FPS:g} fps")
     need = int(np.ceil(MIN_SECONDS * FPS))
     if clip.num_frames - 1 < need:

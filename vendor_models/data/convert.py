@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..clip import Clip, ClipError
-from ..features import canonicalise, detect_contacts, facing_angle
+from ..features import canonicalise, detect_contacts, facing_angle, resample
 from ..rotations import (
     best_fit_rotation, local_from_world, matrix_to_quat, quat_between, quat_inverse, quat_multiply, quat_normalize,
     quat_rotate, yaw_quat,
@@ -223,21 +223,6 @@ def convert_person(path: str | Path, fps: float | None = None) -> Person:
     info = {"file": path.name, "skeleton": skeleton, "source_fps": round(float(rate), 4),
             "header_fps": round(motion.fps, 4), "metres_per_unit": METRES_PER_UNIT[skeleton], "rest": rest_from}
     return Person(positions, quat_normalize(world), float(rate), info)
-
-
-def resample(positions: np.ndarray, quats: np.ndarray, src_fps: float, dst_fps: float = FPS) -> tuple[np.ndarray, np.ndarray]:
-    """Resample along axis 0: an exact stride when src/dst is a whole number, else lerp / nlerp."""
-    ratio = src_fps / dst_fps
-    if abs(ratio - round(ratio)) < 1e-3 and round(ratio) >= 1:
-        step = int(round(ratio))
-        return positions[::step], quats[::step]
-    times = np.arange(0.0, (positions.shape[0] - 1) / src_fps + 1e-9, 1.0 / dst_fps) * src_fps
-    lo = np.minimum(np.floor(times).astype(int), positions.shape[0] - 2)
-    w = (times - lo)[:, None, None]
-    pos = (1 - w) * positions[lo] + w * positions[lo + 1]
-    a, b = quats[lo], quats[lo + 1]
-    b = np.where(np.sum(a * b, axis=-1, keepdims=True) < 0, -b, b)
-    return pos, quat_normalize((1 - w) * a + w * b)
 
 
 #: Joint speed (m/s) below which a recording counts as settled; see :func:`settled_start`.
