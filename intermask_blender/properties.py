@@ -58,11 +58,11 @@ class IM_SceneSettings(bpy.types.PropertyGroup):
         description="How many different motions to generate for the prompt",
     )
     guidance: bpy.props.FloatProperty(  # type: ignore[valid-type]
-        name="Guidance", default=2.0, min=0.0, max=10.0,
+        name="Guidance", default=protocol.DEFAULT_GUIDANCE, min=0.0, max=10.0,
         description="Classifier-free guidance: higher follows the prompt more closely, lower is more varied",
     )
     steps: bpy.props.IntProperty(  # type: ignore[valid-type]
-        name="Steps", default=20, min=1, max=100, description="Unmasking steps of the sampler",
+        name="Steps", default=protocol.DEFAULT_STEPS, min=1, max=100, description="Unmasking steps of the sampler",
     )
     armature_a: bpy.props.PointerProperty(  # type: ignore[valid-type]
         name="Person A", type=bpy.types.Object, poll=_is_armature,

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from .protocol import Error, Generate, Message, Ready, Result, Shutdown, parse
+from .protocol import DEFAULT_STEPS, Error, Generate, Message, Ready, Result, Shutdown, parse
 from .worker import default_threads
 
 GOAL_10S_CLIP_S = 1.0
@@ -178,7 +178,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--threads", type=int, default=0, help="worker CPU threads (default: the worker's own)")
     parser.add_argument("--runs", type=int, default=5, help="warm runs per clip length (median reported)")
     parser.add_argument("--seconds", type=float, nargs="+", default=[2.0, 6.0, 10.0], help="clip lengths")
-    parser.add_argument("--steps", type=int, default=20, help="sampling steps per job")
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="sampling steps per job")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")

@@ -29,7 +29,8 @@ from .generation_errors import Cancelled, GenerationError
 from .models.text_encoder import TextEncoderError, load_text_encoder, non_english_warning
 from .models.transformer.persist import file_key, load_transformer
 from .models.vq.persist import load_vq
-from .protocol import MAX_PROMPT_CHARS, MAX_SECONDS, MAX_VARIATIONS, MIN_SECONDS, ErrorCode
+from .protocol import (DEFAULT_GUIDANCE, DEFAULT_REACT_STEPS, DEFAULT_STEPS, MAX_PROMPT_CHARS, MAX_SECONDS,
+                       MAX_VARIATIONS, MIN_SECONDS, ErrorCode)
 from .reaction import WorldFrame, partner_window
 from .sampling import sample_tokens
 from .skeleton import FPS
@@ -154,7 +155,7 @@ class Generator:
     # -- public API --------------------------------------------------------------------------------
 
     def generate(self, prompt: str, *, prompts: list[str] | None = None, seconds: float = 6.0, seed: int = 0,
-                 variations: int = 1, guidance: float = 2.0, steps: int = 20,
+                 variations: int = 1, guidance: float = DEFAULT_GUIDANCE, steps: int = DEFAULT_STEPS,
                  progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> GenerationOutput:
         """``variations`` two-person clips of ``seconds`` for the prompt; variation v uses seed + v."""
         warnings: list[str] = []
@@ -173,8 +174,8 @@ class Generator:
                  for v in range(len(feats))]
         return self._finish(clips, warnings, timings, started, progress)
 
-    def react(self, partner: Clip, prompt: str, *, seed: int = 0, variations: int = 1, guidance: float = 2.0,
-              steps: int = 10, progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> GenerationOutput:
+    def react(self, partner: Clip, prompt: str, *, seed: int = 0, variations: int = 1, guidance: float = DEFAULT_GUIDANCE,
+              steps: int = DEFAULT_REACT_STEPS, progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> GenerationOutput:
         """The other person for a one-person ``partner`` clip, in the partner's world frame.
 
         The partner is person A of every output clip exactly as given (cut to whole token steps and at

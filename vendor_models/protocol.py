@@ -18,6 +18,13 @@ MIN_SECONDS = 1.0
 MAX_SECONDS = 10.0
 MAX_PROMPT_CHARS = 400
 MAX_VARIATIONS = 8
+#: Sampler defaults, the one place every caller (panel, CLIs, worker, evaluation, bench) takes them from.
+#: 10 unmasking steps is MoMask's default; on the shipped model 20 steps scored no better (EVAL.md's
+#: sweep) and cost twice the CPU time. A reaction fills only one person's map; InterMask gives it half
+#: its generation steps, and 10 is what EVAL.md's reaction row was measured with.
+DEFAULT_STEPS = 10
+DEFAULT_REACT_STEPS = 10
+DEFAULT_GUIDANCE = 2.0
 
 
 class ProtocolError(ValueError):
@@ -65,8 +72,8 @@ class Generate(Message):
     seconds: float = 6.0
     seed: int = 0
     variations: int = 1
-    guidance: float = 2.0
-    steps: int = 20
+    guidance: float = DEFAULT_GUIDANCE
+    steps: int = DEFAULT_STEPS
     out_dir: str = ""
 
 
@@ -79,8 +86,8 @@ class React(Message):
     partner: str = ""
     seed: int = 0
     variations: int = 1
-    guidance: float = 2.0
-    steps: int = 10
+    guidance: float = DEFAULT_GUIDANCE
+    steps: int = DEFAULT_REACT_STEPS
     out_dir: str = ""
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import torch
 
 from .generation_errors import Cancelled
+from .protocol import DEFAULT_GUIDANCE, DEFAULT_STEPS
 from .models.transformer.model import InterMTransformer
 from .models.transformer.objective import cosine_schedule, lowest_ranked
 
@@ -41,7 +42,7 @@ def gumbel_noise(shape: tuple[int, ...], generators: list[torch.Generator], devi
 
 @torch.inference_mode()
 def sample_tokens(model: InterMTransformer, text: torch.Tensor, steps_l: int, *, seeds: list[int],
-                  steps: int = 20, guidance: float = 2.0, top_k: float = 0.9,
+                  steps: int = DEFAULT_STEPS, guidance: float = DEFAULT_GUIDANCE, top_k: float = 0.9,
                   partner: torch.Tensor | None = None,
                   progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> torch.Tensor:
     """Token maps ``[V, 2, G, steps_l]`` for ``V = len(seeds)`` variations.

@@ -27,6 +27,7 @@ import torch
 
 from ..clip import Clip
 from ..data.build import load_split
+from ..protocol import DEFAULT_GUIDANCE, DEFAULT_STEPS
 from ..features import POS
 from .evaluator import Evaluator
 from .metrics import (
@@ -49,13 +50,13 @@ class Settings:
     sweep_windows: int
     sweep_steps: tuple[int, ...]
     sweep_guidance: tuple[float, ...]
-    steps: int = 20
-    guidance: float = 2.0
+    steps: int = DEFAULT_STEPS
+    guidance: float = DEFAULT_GUIDANCE
     seed: int = 0
 
 
 #: Quick: non-overlapping windows (16 on the test split), 3 replications, reaction on all, 5 sweep points
-#: (steps 5/10/20 at guidance 2, guidance 1/2/4 at 20 steps) on 8 windows.
+#: (steps 5/10/20 at the default guidance, guidance 1/2/4 at the default steps) on 8 windows.
 QUICK = Settings(stride=120, replications=3, reaction_windows=16, sweep_windows=8, sweep_steps=(5, 10, 20),
                  sweep_guidance=(1.0, 2.0, 4.0))
 #: Full: a window every 2 s (31), 5 replications, reaction on all, 9 sweep points on 16 windows.
