@@ -391,35 +391,3 @@ def test_quitting_leaves_no_worker_behind() -> None:
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not Path(f"/proc/{pid}").exists(), f"worker {pid} outlived Blender"
-
-
-BPY42 = REPO / ".venv-bpy42" / "bin" / "python"
-_SMOKE42 = r"""
-import sys, bpy
-assert bpy.app.version[:2] == (4, 2), bpy.app.version
-import intermask_blender
-from intermask_blender import results
-from intermask_blender.seam import clip as clipmod
-for _ in range(2):
-    intermask_blender.register()
-    intermask_blender.unregister()
-intermask_blender.register()
-bpy.ops.wm.read_factory_settings(use_empty=True)
-clip = clipmod.Clip.load(sys.argv[1])
-report = results.bake_result(bpy.context.scene, clip, "GENERATE", [None, None], name="smoke")
-keys = sum(len(fc.keyframe_points) for name in report.actions for fc in bpy.data.actions[name].fcurves)
-print("SMOKE", len(report.actions), report.frames, keys)
-intermask_blender.unregister()
-"""
-
-
-@pytest.mark.skipif(not BPY42.exists(), reason="no .venv-bpy42 (tools/dev.py test creates it)")
-def test_bpy_42_lts_registers_and_bakes(tmp_path, salsa_variations) -> None:
-    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
-           "BLENDER_USER_RESOURCES": str(tmp_path / "user")}
-    done = subprocess.run([str(BPY42), "-c", _SMOKE42, salsa_variations[0]], capture_output=True, text=True,
-                          timeout=240, env=env)
-    line = next((l for l in done.stdout.splitlines() if l.startswith("SMOKE")), None)
-    assert done.returncode == 0 and line, done.stdout[-2000:] + done.stderr[-3000:]
-    actions, frames, keys = map(int, line.split()[1:])
-    assert actions == 2 and frames == 72 and keys > 2 * frames * 10

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python"
 STAMP = VENV / ".intermask-installed"
-BPY42 = ROOT / ".venv-bpy42"
+#: the LTS releases before bpy 5.0 that tests/test_old_blenders.py checks, each in its own venv
+OLD_BLENDERS = {"4.2": ROOT / ".venv-bpy42", "4.5": ROOT / ".venv-bpy45"}
 
 
 def run(*cmd: str | Path, check: bool = True) -> int:
@@ -59,15 +60,17 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted)
 
 
-def ensure_bpy42() -> None:
-    """A second venv with bpy 4.2 LTS for the add-on's oldest-Blender smoke test (skipped without it)."""
-    python = BPY42 / "bin" / "python"
-    if python.exists():
-        return
-    venv.EnvBuilder(with_pip=True).create(BPY42)
-    if run(python, "-m", "pip", "install", "--disable-pip-version-check", "bpy==4.2.*", "numpy<2", check=False) != 0:
-        print("bpy 4.2 could not be installed; its smoke test will be skipped", flush=True)
-        shutil.rmtree(BPY42, ignore_errors=True)
+def ensure_old_blenders() -> None:
+    """A venv per older LTS bpy for the add-on's cross-version test (skipped where one cannot be made)."""
+    for version, folder in OLD_BLENDERS.items():
+        python = folder / "bin" / "python"
+        if python.exists():
+            continue
+        venv.EnvBuilder(with_pip=True).create(folder)
+        wanted = (f"bpy=={version}.*", "numpy<2")
+        if run(python, "-m", "pip", "install", "--disable-pip-version-check", *wanted, check=False) != 0:
+            print(f"bpy {version} could not be installed; its test will be skipped", flush=True)
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def main() -> int:
@@ -81,7 +84,7 @@ def main() -> int:
         return 0
     if job == "demo":
         return run(PYTHON, "-m", "intermask_blender.demo", check=False)
-    ensure_bpy42()
+    ensure_old_blenders()
     typed = run(PYTHON, "-m", "mypy", "intermask_blender", check=False)
     tests = run(PYTHON, "-m", "pytest", "tests", *sys.argv[2:], check=False)
     return typed or tests
