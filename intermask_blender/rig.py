@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .bonemap import BoneMap
+from .bonemap import BoneMap, BoneMapError
 from .seam import skeleton
 
 J = skeleton.JOINT_INDEX
@@ -23,6 +23,25 @@ PLACEMENT_KEY = "intermask_placement"
 #: armature that was never baked by us (no stored placement): clip = world / (rig legs / typical legs).
 TYPICAL_LEG_LENGTH = 0.84
 TYPICAL_ANKLE_HEIGHT = 0.08
+
+
+class ArmatureScaleError(BoneMapError):
+    """The armature object's scale is non-uniform (or sheared). A BoneMapError, so every place that
+    reports an armature it cannot map reports this too; nothing is changed in the scene."""
+
+
+def _check_uniform_scale(armature: Any, world: np.ndarray) -> None:
+    """Bone rotations only stay rotations under uniform scale; say how to fix anything else."""
+    axes = world[:3, :3]
+    scale = np.linalg.norm(axes, axis=0)
+    unit = axes / np.maximum(scale, 1e-12)
+    sheared = np.abs(unit.T @ unit - np.eye(3)).max() > 1e-3
+    if scale.max() > scale.min() * 1.001 or sheared:
+        shown = ", ".join(f"{v:.3g}" for v in scale)
+        raise ArmatureScaleError(
+            f"'{armature.name}' has {'a sheared' if sheared else 'a non-uniform'} world scale ({shown}); bones can "
+            "only be retargeted under uniform scale: apply its scale (Object > Apply > Scale), or its "
+            "parent's, and try again")
 
 
 @dataclass
@@ -84,12 +103,14 @@ def rig_rest(armature: Any, bone_map: BoneMap) -> RigRest:
     index = {n: i for i, n in enumerate(order)}
     parents = np.array([index[bones[n].parent.name] if bones[n].parent else -1 for n in order], dtype=np.int64)
     rest = np.array([np.array(bones[n].matrix_local) for n in order], dtype=np.float64)
+    world = np.array(armature.matrix_world, dtype=np.float64)
+    _check_uniform_scale(armature, world)
     return RigRest(
         name=armature.name,
         bone_names=order,
         parents=parents,
         rest=rest,
-        world=np.array(armature.matrix_world, dtype=np.float64),
+        world=world,
         joints={j: index[b] for j, b in bone_map.bones.items()},
         rotation_modes=[armature.pose.bones[n].rotation_mode for n in order],
     )

@@ -18,11 +18,12 @@ from h4_scenes import (
 
 from intermask_blender.bake import BakeError, bake_clip
 from intermask_blender.bonemap import bone_map_for
+from intermask_blender.read_armature import read_clip
 from intermask_blender.mannequin import COLOURS, NAMES
 from intermask_blender.retarget import Retargeter, pin_feet, clip_world_rotations
 from intermask_blender.rig import Placement, rig_rest
 from intermask_blender.rigs import resolve_rig
-from vendor_models.clip import Clip
+from vendor_models.clip import Clip, ClipError
 from vendor_models.skeleton import JOINT_INDEX, JOINT_NAMES
 
 FRAMES = 150
@@ -138,6 +139,22 @@ def test_unmappable_armature_is_refused_naming_the_missing_joints() -> None:
     with pytest.raises(BakeError, match=r"'Crane' cannot be retargeted: no bone found for pelvis, left_hip, .*left_wrist"):
         bake_clip(scene, salsa_clip(10).person(0), [armature], name="x")
     assert armature.animation_data is None
+
+
+def test_non_uniform_scale_is_refused_with_the_fix_and_the_scene_untouched() -> None:
+    clip = salsa_clip(10)
+    scene = fresh_scene()
+    rig = mixamo_apose_cm_rig(scene, clip, 0, "Stretched")
+    rig.scale = (0.01, 0.01, 0.02)
+    with pytest.raises(BakeError, match=r"'Stretched' has a non-uniform world scale \(0.01, 0.01, 0.02\).*Apply > Scale"):
+        bake_clip(scene, clip.person(0), [rig], name="x")
+    with pytest.raises(ClipError, match="non-uniform world scale"):
+        read_clip(rig, scene, 1, 10)
+    assert rig.animation_data is None
+    rig.scale = (0.02, 0.02, 0.02)  # uniform scale is retargeted exactly
+    report = bake_clip(scene, clip.person(0), [rig], name="x")
+    errors = _all(_errors(rig, scene, clip, 0, report.frame_start, step=1))
+    assert np.median(errors) < 0.02 and np.percentile(errors, 95) < 0.05
 
 
 def test_bad_calls_get_clear_errors() -> None:
