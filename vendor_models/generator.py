@@ -24,7 +24,7 @@ import torch
 
 from .checkpoint import CheckpointError
 from .clip import Clip, stack_people
-from .features import canonicalise, clip_from_features, pair_features
+from .features import canonicalise, clip_from_features, pair_features, smooth_decoded
 from .generation_errors import Cancelled, GenerationError
 from .models.text_encoder import TextEncoderError, load_text_encoder, non_english_warning
 from .models.transformer.persist import file_key, load_transformer
@@ -219,8 +219,8 @@ class Generator:
 
     @torch.inference_mode()
     def _decode(self, codes: torch.Tensor) -> np.ndarray:
-        """Code maps [N, 5, L] → de-normalised features [N, 4L, 262] (numpy)."""
-        return self.vq.denormalise(self.vq.decode(codes)).float().cpu().numpy()
+        """Code maps [N, 5, L] → de-normalised features [N, 4L, 262] (numpy), decoder noise smoothed."""
+        return smooth_decoded(self.vq.denormalise(self.vq.decode(codes)).float().cpu().numpy())
 
     def _finish(self, clips: list[Clip], warnings: list[str], timings: dict[str, float], started: float,
                 progress: ProgressFn | None) -> GenerationOutput:

@@ -133,13 +133,14 @@ def react_clips(generator: Any, windows: list[Window], picks: np.ndarray, seed: 
 
 
 def vq_reconstruction(vq: Any, windows: list[Window]) -> tuple[list[Clip], float]:
-    """Encode/decode every person of every window; returns reconstructed clips and MPJPE in mm."""
-    from ..features import clip_from_features
+    """Encode/decode every person of every window as generation decodes (smoothed); returns the
+    reconstructed clips and MPJPE in mm."""
+    from ..features import clip_from_features, smooth_decoded
     feats = window_features([w.clip for w in windows])  # [B, T-1, 2, 262]
     t = feats.shape[1] // 4 * 4
     x = torch.from_numpy(feats[:, :t]).permute(0, 2, 1, 3).reshape(-1, t, feats.shape[-1])
     with torch.no_grad():
-        rec = vq.denormalise(vq.decode(vq.encode(vq.normalise(x)))).numpy()
+        rec = smooth_decoded(vq.denormalise(vq.decode(vq.encode(vq.normalise(x)))).numpy())
     rec = rec.reshape(len(windows), 2, t, -1).transpose(0, 2, 1, 3)
     err = np.linalg.norm((rec[..., POS] - feats[:, :t, :, POS]).reshape(*rec.shape[:3], 22, 3), axis=-1)
     clips = [clip_from_features(np.concatenate([r, r[-1:]]), windows[0].clip.fps) for r in rec]
