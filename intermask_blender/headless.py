@@ -152,23 +152,24 @@ def run(command: str, args: argparse.Namespace) -> dict[str, Any]:
     _check_args(args, react)
     python = deps.resolve_worker_python("auto")
     client = WorkerClient(python, args.checkpoint, args.device)
-    out_dir = Path(tempfile.mkdtemp(prefix="intermask_"))
     scene = _new_scene()
-    common: dict[str, Any] = dict(id=client.new_id(), prompt=args.prompt, seed=args.seed,
-                                  variations=args.variations, guidance=args.guidance, steps=args.steps,
-                                  out_dir=str(out_dir))
-    try:
-        if react:
-            partner, first, partner_path = _partner(args, scene, out_dir)
-            result, gen_s = _generate(client, protocol.React(partner=str(partner_path), **common))
-            people: list[bpy.types.Object | None] = [partner, None]
-        else:
-            first = scene.frame_start
-            result, gen_s = _generate(client, protocol.Generate(seconds=args.seconds, **common))
-            people = [None, None]
-    finally:
-        client.shutdown()
-    clip = results.load_variation(result.clips, args.variation)
+    with tempfile.TemporaryDirectory(prefix="intermask_") as folder:  # clip files live only as long as the job
+        out_dir = Path(folder)
+        common: dict[str, Any] = dict(id=client.new_id(), prompt=args.prompt, seed=args.seed,
+                                      variations=args.variations, guidance=args.guidance, steps=args.steps,
+                                      out_dir=str(out_dir))
+        try:
+            if react:
+                partner, first, partner_path = _partner(args, scene, out_dir)
+                result, gen_s = _generate(client, protocol.React(partner=str(partner_path), **common))
+                people: list[bpy.types.Object | None] = [partner, None]
+            else:
+                first = scene.frame_start
+                result, gen_s = _generate(client, protocol.Generate(seconds=args.seconds, **common))
+                people = [None, None]
+        finally:
+            client.shutdown()
+        clip = results.load_variation(result.clips, args.variation)
     specs = args.rig or ["mannequin"]
     for slot in ((1,) if react else (0, 1)):
         spec = specs[0] if react or len(specs) == 1 else specs[slot]

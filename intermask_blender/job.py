@@ -12,6 +12,7 @@ Nothing here touches the scene's objects: a failed or cancelled job leaves the s
 from __future__ import annotations
 
 import atexit
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from .seam import protocol
 from .worker_client import WorkerClient
 
 TICK_INTERVAL = 0.1  # seconds between polls while a job runs
+JOB_FOLDER_PREFIX = "intermask_"
 
 
 class JobError(RuntimeError):
@@ -46,6 +48,7 @@ class _Job:
     prompt: str
     partner: str
     first_frame: int
+    out_dir: str
     started: float = field(default_factory=time.perf_counter)
 
 
@@ -62,6 +65,20 @@ class _State:
     job: _Job | None = None
     stats = TickStats()
     last_timings: dict[str, float] = {}
+
+
+def new_job_folder() -> Path:
+    """A temporary folder for one job's clip files (removed by :func:`discard_folder`)."""
+    return Path(tempfile.mkdtemp(prefix=JOB_FOLDER_PREFIX))
+
+
+def discard_folder(path: str | Path | None) -> None:
+    """Delete a job folder this add-on made; any other path is left alone, whatever it holds."""
+    if not path:
+        return
+    folder = Path(path)
+    if folder.name.startswith(JOB_FOLDER_PREFIX) and folder.parent == Path(tempfile.gettempdir()):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def busy() -> bool:
@@ -88,13 +105,14 @@ def start(scene: bpy.types.Scene, request: protocol.Generate | protocol.React, c
     if _State.job is not None:
         raise JobError("a job is already running: wait for it or press Cancel")
     if not request.out_dir:
-        request.out_dir = tempfile.mkdtemp(prefix="intermask_")
+        request.out_dir = str(new_job_folder())
     try:
         job_id = _client_for(config).submit(request)
     except (OSError, RuntimeError) as exc:
+        discard_folder(request.out_dir)
         raise JobError(f"could not start the worker: {exc}") from exc
     mode = "REACT" if isinstance(request, protocol.React) else "GENERATE"
-    _State.job = _Job(job_id, scene.name, mode, request.prompt, partner, first_frame)
+    _State.job = _Job(job_id, scene.name, mode, request.prompt, partner, first_frame, request.out_dir)
     _State.stats = TickStats()
     settings = scene.intermask
     settings.progress = 0.0
@@ -125,6 +143,8 @@ def unload() -> bool:
 
 def shutdown() -> None:
     """Stop the worker process (add-on disabled, file closed, Blender quitting)."""
+    if _State.job is not None:
+        discard_folder(_State.job.out_dir)
     _State.job = None
     if bpy.app.timers.is_registered(tick):
         bpy.app.timers.unregister(tick)
@@ -154,6 +174,7 @@ def _drain() -> float | None:
     scene = bpy.data.scenes.get(job.scene_name)
     if scene is None:  # the scene was deleted: nothing to report into
         client.cancel()
+        discard_folder(job.out_dir)
         _State.job = None
         return None
     settings = scene.intermask
@@ -171,6 +192,7 @@ def _drain() -> float | None:
             finished = True
         elif isinstance(message, protocol.Error):
             _finish_error(settings, message)
+            discard_folder(job.out_dir)
             finished = True
     _redraw()
     if finished:
@@ -180,6 +202,8 @@ def _drain() -> float | None:
 
 
 def _finish_result(settings: bpy.types.PropertyGroup, job: _Job, result: protocol.Result) -> None:
+    for folder in {str(Path(item.name).parent) for item in settings.results} - {job.out_dir}:
+        discard_folder(folder)  # the previous job's variations are replaced by these
     settings.results.clear()
     for path in result.clips:
         settings.results.add().name = path

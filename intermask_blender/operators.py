@@ -10,7 +10,6 @@ changes the scene, and it does so as a single undo step.
 from __future__ import annotations
 
 import random
-import tempfile
 from pathlib import Path
 from typing import cast
 
@@ -67,12 +66,13 @@ class INTERMASK_OT_generate(bpy.types.Operator):
         settings = context.scene.intermask
         if job.busy():
             return _fail(self, settings, "A job is already running: wait for it or press Cancel")
+        out_dir: Path | None = None
         try:
             prompt, prompts = properties.prompts_of(settings)
             if not prompt:
                 raise ValueError("The prompt is empty: describe what the two people do")
             config = preferences.worker_config(context)
-            out_dir = Path(tempfile.mkdtemp(prefix="intermask_"))
+            out_dir = job.new_job_folder()
             common = dict(id=f"job-{random.getrandbits(32):08x}", prompt=prompt, seed=settings.seed,
                           variations=settings.variations, guidance=settings.guidance, steps=settings.steps,
                           out_dir=str(out_dir))
@@ -86,6 +86,8 @@ class INTERMASK_OT_generate(bpy.types.Operator):
                 request = protocol.Generate(prompts=prompts, seconds=settings.seconds, **common)  # type: ignore[arg-type]
             job.start(_scene(context), request, config, partner=partner_name, first_frame=first)
         except (WorkerPythonError, job.JobError, bake.BakeError, *USER_ERRORS) as exc:
+            if out_dir is not None:
+                job.discard_folder(out_dir)
             return _fail(self, settings, str(exc))
         self.report({"INFO"}, f"InterMask: generating '{prompt}'")
         return {"FINISHED"}

@@ -311,10 +311,12 @@ def test_crashed_worker_is_reported_and_the_scene_untouched(scene) -> None:
     settings = scene.intermask
     before = state(scene)
     bpy.ops.intermask.generate()
+    folder = Path(job._State.job.out_dir)
     job._State.client._proc.kill()  # the worker dies mid-job
     run_job(timeout=30)
     assert settings.status_is_error and "worker crashed" in settings.status, settings.status
     assert len(settings.results) == 0 and state(scene) == before
+    assert folder.name.startswith("intermask_") and not folder.exists(), "a failed job leaves no temporary files"
 
 
 @needs_model
@@ -329,9 +331,11 @@ def test_generate_poll_apply_with_the_real_model(scene) -> None:
     assert job.stats().ticks > 0 and job.stats().longest < 0.05, job.stats()
     assert bpy.ops.intermask.apply() == {"FINISHED"}
     assert len(set(state(scene)["actions"]) - set(before["actions"])) == 2
+    first_files = Path(settings.results[0].name).parent
     assert bpy.ops.intermask.generate() == {"FINISHED"}, "after a crash or a job, the next job starts"
     run_job()
     assert not settings.status_is_error, settings.status
+    assert Path(settings.results[0].name).is_file() and not first_files.exists(), "replaced results are deleted"
     assert bpy.ops.intermask.unload() == {"FINISHED"} and settings.status == "Model unloaded"
 
 
@@ -341,11 +345,12 @@ def test_cancel_leaves_the_scene_untouched(scene) -> None:
     settings.seconds, settings.steps, settings.variations = 10.0, 60, 8
     before = state(scene)
     bpy.ops.intermask.generate()
+    folder = Path(job._State.job.out_dir)
     job.tick()
     assert bpy.ops.intermask.cancel() == {"FINISHED"}
     run_job(timeout=30)
     assert settings.status.startswith("Cancelled"), settings.status
-    assert len(settings.results) == 0
+    assert len(settings.results) == 0 and not folder.exists()
     assert state(scene) == before
 
 

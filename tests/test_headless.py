@@ -27,7 +27,9 @@ pytestmark = pytest.mark.timeout(300)
 
 
 def intermask(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    """Run the CLI in ``cwd`` with its own temporary folder, ``cwd/tmp`` (see :func:`leftovers`)."""
+    (cwd / "tmp").mkdir(exist_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS="1", TMPDIR=str(cwd / "tmp"))
     return subprocess.run([*INTERMASK, *args], capture_output=True, text=True, timeout=280, cwd=cwd, env=env)
 
 
@@ -49,6 +51,11 @@ for obj in bpy.data.objects:
 scene = bpy.context.scene
 print("BLEND " + json.dumps({"armatures": found, "fps": scene.render.fps, "frame_end": scene.frame_end}))
 """
+
+
+def leftovers(cwd: Path) -> list[str]:
+    """Job folders a finished command left in its temporary folder (torch keeps its own cache there)."""
+    return sorted(p.name for p in (cwd / "tmp").iterdir() if p.name.startswith("intermask_"))
 
 
 def inspect(blend: Path) -> dict:
@@ -79,7 +86,7 @@ def test_a_missing_checkpoint_folder_is_named(tmp_path: Path) -> None:
     done = intermask("generate", PROMPT, "--seconds", "2", "--out", "a.blend", "--device", "cpu",
                      "--checkpoint", str(tmp_path / "no_such_model"), cwd=tmp_path)
     assert done.returncode == 1 and "no_such_model" in done.stderr and "Traceback" not in done.stderr, done.stderr
-    assert not (tmp_path / "a.blend").exists()
+    assert not (tmp_path / "a.blend").exists() and leftovers(tmp_path) == []
 
 
 @needs_model
@@ -91,7 +98,7 @@ def test_generate_writes_a_blend_with_two_keyed_rigs_and_a_json_summary(tmp_path
     assert summary["frames"] == 60 and summary["fps"] == 30
     assert summary["armatures"] == ["IM_Person_A", "IM_Person_B"]
     assert len(summary["actions"]) == 2 and summary["generation_seconds"] > 0 and summary["bake_seconds"] > 0
-    assert (tmp_path / "out/clip.npz").is_file()
+    assert (tmp_path / "out/clip.npz").is_file() and leftovers(tmp_path) == []
     blend = inspect(tmp_path / "out/scene.blend")
     for name, action in zip(summary["armatures"], summary["actions"]):
         assert blend["armatures"][name]["action"] == action
