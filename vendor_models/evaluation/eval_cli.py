@@ -1,11 +1,12 @@
 """`intermask eval`: score a checkpoint on the test split; `intermask eval train-evaluator` trains the evaluator.
 
-    intermask eval --checkpoint default --json [--quick] [--out DIR] [--card]
+    intermask eval --checkpoint default --json [--quick] [--out DIR] [--card] [--steps N] [--guidance G]
 
 writes ``eval.json``, ``EVAL.md`` and ``metrics_vs_steps.png`` / ``metrics_vs_guidance.png`` to ``--out``
 (default ``out/eval/<checkpoint>``); ``--json`` also prints the JSON; ``--card`` copies EVAL.md into the
 checkpoint folder for its model card. ``--quick`` (a few minutes on a 2-core CPU) uses fewer windows,
-replications and sweep points; the settings used are recorded in the JSON.
+replications and sweep points; ``--steps`` / ``--guidance`` score other sampler settings than the defaults.
+The settings used are recorded in the JSON.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import shutil
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -46,7 +48,9 @@ def evaluate(args: argparse.Namespace) -> int:
         evaluator, info = load_evaluator(args.evaluator)
         generator = Generator.load(folder, device=args.device)
         encoder = sentence_encoder()
-        result = run(generator, generator.vq, evaluator, encoder, QUICK if args.quick else FULL, log)
+        settings = QUICK if args.quick else FULL
+        settings = replace(settings, steps=args.steps or settings.steps, guidance=args.guidance or settings.guidance)
+        result = run(generator, generator.vq, evaluator, encoder, settings, log)
     except (EvaluatorError, GenerationError, CheckpointError, ClipError) as exc:
         print(f"intermask eval: {exc}", file=sys.stderr)
         return 2
@@ -80,6 +84,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--evaluator", type=Path, default=EVALUATOR_DIR)
     parser.add_argument("--device", default="cpu", help="generator device: cpu (default), cuda, mps or auto")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, help="sampling steps of the table's rows (default: the sampler's)")
+    parser.add_argument("--guidance", type=float, help="guidance of the table's rows (default: the sampler's)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     return evaluate(args)
