@@ -53,6 +53,16 @@ class GenerationOutput:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def flush_denormals() -> None:
+    """Trained weights produce denormal floats in the residual stream; on x86 CPUs each one costs a
+    microcode assist (sampling ran 1.2-3x slower). Flushing them to zero changes nothing a motion could
+    show. The flag lives in the calling thread's floating-point control register, so it is set by the
+    thread that runs the model, at every job: the worker loads on one thread and samples on another.
+    numpy's float limits are read first: read afterwards, numpy warns that the smallest subnormal is zero."""
+    np.finfo(np.float32), np.finfo(np.float64)
+    torch.set_flush_denormal(True)
+
+
 def select_device(name: str = "auto") -> torch.device:
     """``auto``: CUDA, then Apple MPS, then CPU. A forced device that is absent is a clear error."""
     mps = getattr(torch.backends, "mps", None)
@@ -124,12 +134,6 @@ class Generator:
         """Load a checkpoint folder; a missing or corrupt file is a ``GenerationError`` naming it."""
         folder = Path(checkpoint_dir)
         dev = select_device(device)
-        # Trained weights produce denormal floats in the residual stream; on x86 CPUs each one costs
-        # a microcode assist, which made sampling 1.5-3x slower. Flushing them to zero changes nothing
-        # a motion could show. (Process-wide; the worker and the CLI only run this model.) numpy's float
-        # limits are read first: read afterwards, numpy warns that the smallest subnormal is zero.
-        np.finfo(np.float32), np.finfo(np.float64)
-        torch.set_flush_denormal(True)
         card: dict[str, Any] = {}
         card_file = folder / "model.json"
         try:
@@ -158,6 +162,7 @@ class Generator:
                  variations: int = 1, guidance: float = DEFAULT_GUIDANCE, steps: int = DEFAULT_STEPS,
                  progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> GenerationOutput:
         """``variations`` two-person clips of ``seconds`` for the prompt; variation v uses seed + v."""
+        flush_denormals()
         warnings: list[str] = []
         text = _check_prompt(prompt, prompts, warnings)
         if not (isinstance(seconds, (int, float)) and MIN_SECONDS <= float(seconds) <= MAX_SECONDS):
@@ -181,6 +186,7 @@ class Generator:
         The partner is person A of every output clip exactly as given (cut to whole token steps and at
         most ``MAX_SECONDS``); its tokens stay fixed while only person B is decoded.
         """
+        flush_denormals()
         warnings: list[str] = []
         text = _check_prompt(prompt, None, warnings)
         _check_common(variations, guidance, steps)
