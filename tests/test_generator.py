@@ -24,7 +24,7 @@ from vendor_models.models.transformer.model import InterMTransformer
 from vendor_models.models.transformer.persist import transformer_checkpoint
 from vendor_models.models.vq import VQVAE
 from vendor_models.models.vq.persist import vq_checkpoint
-from vendor_models.protocol import MAX_PROMPT_CHARS, ErrorCode
+from vendor_models.protocol import DEFAULT_GUIDANCE, MAX_PROMPT_CHARS, ErrorCode
 from vendor_models.rotations import quat_multiply, quat_rotate, yaw_quat
 
 torch.set_num_threads(1)
@@ -110,7 +110,7 @@ def test_clips_shape_meta_and_seeds(tiny: Generator) -> None:
     a, b = out.clips
     assert a.positions.shape == (64, 2, 22, 3) and a.fps == 30 and a.num_frames % 4 == 0
     assert a.meta["seed"] == 5 and a.meta["variation"] == 0 and b.meta["variation"] == 1
-    assert a.meta["model"] == "tiny-test" and a.meta["guidance"] == 2.0 and a.meta["steps"] == 3
+    assert a.meta["model"] == "tiny-test" and a.meta["guidance"] == DEFAULT_GUIDANCE and a.meta["steps"] == 3
     assert a.meta["text"] == "they spin. The first person leads. The second person follows."
     assert not np.allclose(a.positions, b.positions)
     again = tiny.generate("they spin", prompts=["leads", "follows"], seconds=2.1, seed=5, steps=3)
