@@ -49,7 +49,8 @@ def evaluate(args: argparse.Namespace) -> int:
         generator = Generator.load(folder, device=args.device)
         encoder = sentence_encoder()
         settings = QUICK if args.quick else FULL
-        settings = replace(settings, steps=args.steps or settings.steps, guidance=args.guidance or settings.guidance)
+        chosen = {"steps": args.steps, "guidance": args.guidance}
+        settings = replace(settings, **{key: value for key, value in chosen.items() if value is not None})
         result = run(generator, generator.vq, evaluator, encoder, settings, log)
     except (EvaluatorError, GenerationError, CheckpointError, ClipError) as exc:
         print(f"intermask eval: {exc}", file=sys.stderr)
