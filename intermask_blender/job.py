@@ -101,15 +101,15 @@ def _client_for(config: WorkerConfig) -> WorkerClient:
 
 def start(scene: bpy.types.Scene, request: protocol.Generate | protocol.React, config: WorkerConfig,
           *, partner: str = "", first_frame: int = 0) -> str:
-    """Send ``request`` to the worker and start polling; raises :class:`JobError` if a job is running."""
+    """Send ``request`` to the worker and start polling; raises :class:`JobError` if a job is running.
+
+    ``request.out_dir`` (from :func:`new_job_folder`) stays the caller's to discard until this returns;
+    from then on the job removes it when it fails or its results are replaced."""
     if _State.job is not None:
         raise JobError("a job is already running: wait for it or press Cancel")
-    if not request.out_dir:
-        request.out_dir = str(new_job_folder())
     try:
         job_id = _client_for(config).submit(request)
     except (OSError, RuntimeError) as exc:
-        discard_folder(request.out_dir)
         raise JobError(f"could not start the worker: {exc}") from exc
     mode = "REACT" if isinstance(request, protocol.React) else "GENERATE"
     _State.job = _Job(job_id, scene.name, mode, request.prompt, partner, first_frame, request.out_dir)

@@ -86,8 +86,7 @@ class INTERMASK_OT_generate(bpy.types.Operator):
                 request = protocol.Generate(prompts=prompts, seconds=settings.seconds, **common)  # type: ignore[arg-type]
             job.start(_scene(context), request, config, partner=partner_name, first_frame=first)
         except (WorkerPythonError, job.JobError, bake.BakeError, *USER_ERRORS) as exc:
-            if out_dir is not None:
-                job.discard_folder(out_dir)
+            job.discard_folder(out_dir)
             return _fail(self, settings, str(exc))
         self.report({"INFO"}, f"InterMask: generating '{prompt}'")
         return {"FINISHED"}
