@@ -130,7 +130,7 @@ class SolvedPose:
 
     bone_names: list[str]
     quaternions: np.ndarray  # [T, B, 4] pose-bone local (w, x, y, z), sign-continuous over time
-    locations: np.ndarray  # [T, B, 3] pose-bone local translations
+    locations: np.ndarray  # [T, B, 3] pose-bone local translations (zero where the head follows its parent)
     moves: np.ndarray  # [B] bool: bones whose location is keyed (root motion)
     heads: np.ndarray  # [T, B, 3] world heads
 
@@ -234,8 +234,8 @@ class Retargeter:
                     goal, u = self.aim[j]
                     predicted = _swing(_apply(predicted, u), goals[:, goal] - heads[:, b]) @ predicted
                 orient[:, b] = _apply(predicted, self.rest_orient[b])
-        quats, locs = self._to_pose_space(orient, heads)
         moves = np.array([bone_joint.get(b) in ("pelvis", ROOT) or self._above_pelvis(b) for b in range(len(names))])
+        quats, locs = self._to_pose_space(orient, heads, moves)
         return SolvedPose(names, quats, locs, moves, heads)
 
     def _above_pelvis(self, b: int) -> bool:
@@ -247,16 +247,17 @@ class Retargeter:
             p = self.rig.parents[p]
         return False
 
-    def _to_pose_space(self, orient: np.ndarray, heads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _to_pose_space(self, orient: np.ndarray, heads: np.ndarray, moves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """World rotations/heads → pose-bone basis quaternions and locations (rest-matrix conjugation).
 
         ``pose_b = pose_parent · (rest_parent⁻¹ · rest_b) · basis_b`` in armature space; every matrix
-        here is rigid, so inverses are transposes.
+        here is rigid, so inverses are transposes. Locations are solved for the ``moves`` bones only:
+        every other head was placed rigidly on its parent, so its location is zero.
         """
         rig = self.rig
         world_inv = np.linalg.inv(rig.world)
-        rot_arm = _premultiply(rig.object_rotation.T, orient)
-        head_arm = (heads.reshape(-1, 3) @ world_inv[:3, :3].T + world_inv[:3, 3]).reshape(heads.shape)
+        rot_arm = rig.object_rotation.T @ orient
+        head_arm = heads @ world_inv[:3, :3].T + world_inv[:3, 3]
         rest_rot, rest_head = rig.rest[:, :3, :3], rig.rest[:, :3, 3]
         top = rig.parents < 0
         parent = np.where(top, 0, rig.parents)
@@ -267,10 +268,12 @@ class Retargeter:
         local_head = np.einsum("bji,bj->bi", parent_rot, rest_head - parent_head)
         pose_parent_rot, pose_parent_head = rot_arm[:, parent], head_arm[:, parent]
         pose_parent_rot[:, top], pose_parent_head[:, top] = np.eye(3), 0.0
-        pose_parent_inv = np.swapaxes(pose_parent_rot, -1, -2)
-        basis_rot = np.swapaxes(local_rot, -1, -2) @ (pose_parent_inv @ rot_arm)
-        in_parent = (pose_parent_inv @ (head_arm - pose_parent_head)[..., None])[..., 0]
-        basis_loc = ((in_parent - local_head)[..., None, :] @ local_rot)[..., 0, :]
+        # contiguous transposes: numpy multiplies transposed views of 3×3 stacks three times slower
+        to_local = np.ascontiguousarray(np.swapaxes(pose_parent_rot @ local_rot, -1, -2))
+        basis_rot = to_local @ rot_arm
+        basis_loc = np.zeros(heads.shape)
+        offset = (head_arm[:, moves] - pose_parent_head[:, moves])[..., None, :]
+        basis_loc[:, moves] = (((offset @ pose_parent_rot[:, moves])[..., 0, :] - local_head[moves])[..., None, :] @ local_rot[moves])[..., 0, :]
         quats = rot.matrix_to_quat(basis_rot)
         flips = np.cumsum(np.sum(quats[1:] * quats[:-1], axis=-1) < 0, axis=0) % 2 == 1
         quats[1:] = np.where(flips[..., None], -quats[1:], quats[1:])

@@ -85,22 +85,31 @@ def quat_to_matrix(q: np.ndarray) -> np.ndarray:
 def matrix_to_quat(m: np.ndarray) -> np.ndarray:
     """Rotation matrices (..., 3, 3) → unit quaternions (..., 4), w >= 0.
 
-    Uses the largest of the four candidate denominators per element, so it stays accurate near 180°.
+    Rotations under about 140° (most poses) come straight from the trace; the rest use the largest of
+    the four candidate denominators, so the result stays accurate near 180°.
     """
     m = _f64(m)
-    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
+    q = np.stack([1 + m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2], m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1)
+    far = q[..., 0] < 0.5  # 4w² < 0.5
+    if np.any(far):
+        q[far] = _quat_from_largest_denominator(m[far])
+    return quat_normalize(q)
+
+
+def _quat_from_largest_denominator(m: np.ndarray) -> np.ndarray:
+    """Unnormalised quaternions of matrices [N,3,3], each from whichever of w, x, y, z is largest."""
+    m00, m11, m22 = m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]
     cands = np.stack(
         [
-            np.stack([1 + m00 + m11 + m22, m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1),
-            np.stack([m[..., 2, 1] - m[..., 1, 2], 1 + m00 - m11 - m22, m[..., 0, 1] + m[..., 1, 0], m[..., 0, 2] + m[..., 2, 0]], -1),
-            np.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 0, 1] + m[..., 1, 0], 1 - m00 + m11 - m22, m[..., 1, 2] + m[..., 2, 1]], -1),
-            np.stack([m[..., 1, 0] - m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1], 1 - m00 - m11 + m22], -1),
+            np.stack([1 + m00 + m11 + m22, m[:, 2, 1] - m[:, 1, 2], m[:, 0, 2] - m[:, 2, 0], m[:, 1, 0] - m[:, 0, 1]], -1),
+            np.stack([m[:, 2, 1] - m[:, 1, 2], 1 + m00 - m11 - m22, m[:, 0, 1] + m[:, 1, 0], m[:, 0, 2] + m[:, 2, 0]], -1),
+            np.stack([m[:, 0, 2] - m[:, 2, 0], m[:, 0, 1] + m[:, 1, 0], 1 - m00 + m11 - m22, m[:, 1, 2] + m[:, 2, 1]], -1),
+            np.stack([m[:, 1, 0] - m[:, 0, 1], m[:, 0, 2] + m[:, 2, 0], m[:, 1, 2] + m[:, 2, 1], 1 - m00 - m11 + m22], -1),
         ],
         axis=-2,
     )
     choice = np.argmax(np.stack([m00 + m11 + m22, m00, m11, m22], -1), axis=-1)
-    q = np.take_along_axis(cands, choice[..., None, None], axis=-2)[..., 0, :]
-    return quat_normalize(q)
+    return cands[np.arange(len(m)), choice]
 
 
 def quat_between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
