@@ -40,7 +40,7 @@ _M = skeleton.model_to_blender_matrix()
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+    return v / np.maximum(np.sqrt(np.einsum("...i,...i->...", v, v)), 1e-12)[..., None]
 
 
 def _apply(stack: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -48,11 +48,6 @@ def _apply(stack: np.ndarray, m: np.ndarray) -> np.ndarray:
     single BLAS product (numpy's batched matmul is several times slower for this shape)."""
     flat = stack.reshape(-1, 3) @ m
     return flat.reshape(stack.shape[:-1] + m.shape[1:])
-
-
-def _premultiply(m: np.ndarray, stack: np.ndarray) -> np.ndarray:
-    """``m @ stack`` for one fixed 3×3 matrix and a stack [...,3,3], as a single BLAS product."""
-    return np.swapaxes(_apply(np.swapaxes(stack, -1, -2), m.T), -1, -2)
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -96,12 +91,17 @@ def _frame(across: np.ndarray, up: np.ndarray) -> np.ndarray:
 
 
 def clip_world_rotations(local: np.ndarray) -> np.ndarray:
-    """Local joint quaternions [T,22,4] (model space) → world rotation matrices [T,22,3,3] in Blender axes."""
-    world = rot.quat_to_matrix(local)
+    """Local joint quaternions [T,22,4] (model space) → world rotation matrices [T,22,3,3] in Blender axes.
+
+    The change of axes is a proper rotation ``M``, so ``M · R(q) · Mᵀ`` is the rotation of ``q`` with its
+    vector part turned by ``M``: the quaternions change axes before they become matrices.
+    """
+    local = np.asarray(local, dtype=np.float64)
+    world = rot.quat_to_matrix(np.concatenate([local[..., :1], local[..., 1:] @ _M.T], axis=-1))
     for j, p in enumerate(PARENTS):
         if p >= 0:
             world[:, j] = world[:, p] @ world[:, j]
-    return _premultiply(_M, _apply(world, _M.T))
+    return world
 
 
 def clip_local_rotations(world: np.ndarray) -> np.ndarray:
