@@ -81,6 +81,8 @@ def pose_channels(pose: SolvedPose, modes: list[str], reduce_error: float | None
     """F-curve data for a solved pose; ``reduce_error`` degrees (rotations) / centimetres (root motion)."""
     channels = []
     for b, name in enumerate(pose.bone_names):
+        if not pose.keyed[b]:
+            continue
         group = name
         prop, values = _rotation_channels(pose, b, modes[b])
         keep = None
@@ -92,6 +94,21 @@ def pose_channels(pose: SolvedPose, modes: list[str], reduce_error: float | None
             locations = pose.locations[:, b]
             loc_keep = None if reduce_error is None else reduce_mask(locations, reduce_error / 100.0 / unit_scale)
             channels += [Channel(f'pose.bones["{name}"].location', i, group, locations[:, i], loc_keep) for i in range(3)]
+    return channels
+
+
+def setting_channels(obj: Any, settings: dict[str, float], frames: int) -> list[Channel]:
+    """One key at the first frame for each control-rig setting the armature really has (FK/IK switches)."""
+    first = np.zeros(frames, dtype=bool)
+    first[0] = True
+    channels = []
+    for path, value in settings.items():
+        try:
+            obj.path_resolve(path)
+        except ValueError:
+            continue  # another Rigify version, without this property
+        bone = path.split('"')[1]
+        channels.append(Channel(path, 0, bone, np.full(frames, value), first))
     return channels
 
 
@@ -135,19 +152,21 @@ def bake_clip(
     report = BakeReport([], [], timed.num_frames, start, fps, 0.0)
     for person, obj in enumerate(armatures):
         try:
-            rig = rig_rest(obj, bone_map_for(obj))
+            bone_map = bone_map_for(obj)
+            rig = rig_rest(obj, bone_map)
         except BoneMapError as exc:
             raise BakeError(str(exc)) from exc
         one = timed.person(person)
         placement = place(one.positions[:, 0], one.contacts[:, 0], rig, anchor_xy)
         pose = retarget(one, rig, placement)
         channels = pose_channels(pose, rig.rotation_modes, reduce_error, rig.object_scale)
+        channels += setting_channels(obj, bone_map.settings, timed.num_frames)
         action_name = name if len(armatures) == 1 else f"{name} - {obj.name}"
         action = write_action(obj, action_name, frames, channels)
         placement.store(obj)
         report.actions.append(action.name)
         report.armatures.append(obj.name)
-        constrained = [n for n in pose.bone_names if len(obj.pose.bones[n].constraints)]
+        constrained = [n for b, n in enumerate(pose.bone_names) if pose.keyed[b] and rig.constrained[b]]
         if constrained:
             report.warnings.append(f"{obj.name}: constraints on {', '.join(constrained[:6])} may override the baked keys")
     scene.frame_end = max(scene.frame_end, report.frame_end)

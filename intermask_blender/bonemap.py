@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import bpy
@@ -105,6 +105,14 @@ PRESETS: dict[str, dict[str, tuple[str, ...]]] = {
         {"hip": "{s}Thigh", "knee": "{s}Shin", "ankle": "{s}Foot", "foot": "{s}Toe", "collar": "{s}Collar",
          "shoulder": "{s}Shldr", "elbow": "{s}ForeArm", "wrist": "{s}Hand"},
     ),
+    # Generated Rigify rigs: the FK controls an animator keys (their DEF-/ORG- bones follow them through
+    # constraints, so keys there would be overridden). The torso control pivots above the hips, so the
+    # pelvis joint is placed by PIVOTS; spine1 lies in the lower torso, which moves rigidly with it.
+    "rigify_controls": _preset(
+        {"pelvis": "torso", "spine2": "spine_fk.002", "spine3": "spine_fk.003", "neck": "neck", "head": "head"},
+        {"hip": "thigh_fk.{S}", "knee": "shin_fk.{S}", "ankle": "foot_fk.{S}", "foot": "toe_fk.{S}", "collar": "shoulder.{S}",
+         "shoulder": "upper_arm_fk.{S}", "elbow": "forearm_fk.{S}", "wrist": "hand_fk.{S}"},
+    ),
     "daz_genesis": _preset(
         {"pelvis": "hip", "spine1": "abdomenLower", "spine2": "abdomenUpper", "spine3": "chestUpper",
          "neck": "neckLower", "head": "head"},
@@ -112,6 +120,22 @@ PRESETS: dict[str, dict[str, tuple[str, ...]]] = {
          "shoulder": "{s}ShldrBend", "elbow": "{s}ForearmBend", "wrist": "{s}Hand"},
     ),
 }
+
+#: Control-rig presets: one that maps every essential joint wins over presets matching deform bones.
+CONTROL_PRESETS = ("rigify_controls",)
+#: Where a preset's pelvis bone does not start at the pelvis joint: the bone whose head marks the joint.
+PELVIS_PIVOTS = {"rigify_controls": "ORG-spine"}
+#: Custom properties a control rig needs while it plays our keys, keyed with the action so the animator
+#: sees them and can change them: FK limbs that do not follow the root, neck and head following the chest.
+SETTINGS: dict[str, dict[str, float]] = {
+    "rigify_controls": {
+        **{f'pose.bones["{limb}_parent.{side}"]["{prop}"]': value
+           for limb in ("upper_arm", "thigh") for side in "LR" for prop, value in (("IK_FK", 1.0), ("FK_limb_follow", 0.0))},
+        'pose.bones["torso"]["neck_follow"]': 1.0,
+        'pose.bones["torso"]["head_follow"]': 1.0,
+    },
+}
+_SETTING_BONE = re.compile(r'^pose\.bones\["([^"]+)"\]')
 
 _PREFIXES = re.compile(r"^(def|org|cc_base|rl|mixamorig\d*|smplx|m_avg|f_avg|bip\d*)[-_: ]", re.IGNORECASE)
 
@@ -151,6 +175,8 @@ class BoneMap:
     bones: dict[str, str]
     preset: str
     overridden: tuple[str, ...] = ()
+    pelvis_pivot: str | None = None  # bone whose rest head is the pelvis joint, where the pelvis bone's is not
+    settings: dict[str, float] = field(default_factory=dict)  # custom property path → value to key
 
     def missing_essential(self) -> list[str]:
         missing = [j for j in ESSENTIAL_JOINTS if j not in self.bones]
@@ -170,17 +196,19 @@ class BoneMap:
 
 
 def _keyed(bone_names: list[str]) -> dict[str, str]:
-    """Normalised key → bone name; the first bone wins (deform bones are listed first)."""
+    """Normalised key → bone name: a bone named exactly so wins, then deform bones, then the rest."""
     by_key: dict[str, str] = {}
     for name in sorted(bone_names, key=lambda n: not n.upper().startswith("DEF-")):
         by_key.setdefault(normalise(name), name)
+    for name in bone_names:  # "shoulder.L" is the control a preset names, not DEF-shoulder.L
+        by_key[name] = name
     return by_key
 
 
 def _exact(by_key: dict[str, str], preset: dict[str, tuple[str, ...]]) -> dict[str, str]:
     found = {}
     for joint, candidates in preset.items():
-        bone = next((by_key[k] for k in map(normalise, candidates) if k in by_key), None)
+        bone = next((by_key[k] for k in (*candidates, *map(normalise, candidates)) if k in by_key), None)
         if bone is not None:
             found[joint] = bone
     return found
@@ -207,10 +235,21 @@ def match_preset(bone_names: list[str], preset: dict[str, tuple[str, ...]]) -> d
 
 
 def guess_bone_map(armature_name: str, bone_names: list[str]) -> BoneMap:
-    """The preset with the most exact name matches (ties: the earlier preset), then close spellings."""
+    """A control-rig preset that maps every essential joint exactly, else the preset with the most exact
+    name matches (ties: the earlier preset); then close spellings."""
     by_key = _keyed(bone_names)
-    best = max(PRESETS, key=lambda p: len(_exact(by_key, PRESETS[p])))
-    return BoneMap(armature_name, match_preset(bone_names, PRESETS[best]), best)
+    controls = [p for p in CONTROL_PRESETS if not BoneMap("", _exact(by_key, PRESETS[p]), p).missing_essential()]
+    best = controls[0] if controls else max(PRESETS, key=lambda p: len(_exact(by_key, PRESETS[p])))
+    bones = match_preset(bone_names, PRESETS[best])
+    present = set(bone_names)
+    pivot = PELVIS_PIVOTS.get(best)
+    settings = {path: value for path, value in SETTINGS.get(best, {}).items() if _setting_bone(path) in present}
+    return BoneMap(armature_name, bones, best, pelvis_pivot=pivot if pivot in present else None, settings=settings)
+
+
+def _setting_bone(path: str) -> str:
+    match = _SETTING_BONE.match(path)
+    return match.group(1) if match else ""
 
 
 def overrides_of(armature_data: Any) -> dict[str, str]:
@@ -231,7 +270,8 @@ def bone_map_for(armature: Any) -> BoneMap:
         raise BoneMapError(f"armature '{armature.name}' has bone-map overrides naming unknown joints or bones: {unknown}")
     bones = {j: b for j, b in guessed.bones.items() if b not in overrides.values()}
     bones.update(overrides)
-    return BoneMap(armature.name, bones, guessed.preset, tuple(sorted(overrides))).require_essential()
+    pivot = guessed.pelvis_pivot if bones.get("pelvis") == guessed.bones.get("pelvis") else None
+    return BoneMap(armature.name, bones, guessed.preset, tuple(sorted(overrides)), pivot, guessed.settings).require_essential()
 
 
 def set_override(armature: Any, joint: str, bone: str) -> None:

@@ -94,6 +94,8 @@ def read_clip(armature: Any, scene: Any, frame_start: int, frame_end: int) -> cl
         scene.frame_set(current)
     positions = np.zeros((heads.shape[0], skeleton.NUM_JOINTS, 3))
     bone_tails: dict[int, np.ndarray] = {}
+    pelvis = solver.mapped[J["pelvis"]]
+    heads[:, pelvis] += solver.rig.pelvis_pivot(orient[:, pelvis])
     for joint, b in solver.mapped.items():
         positions[:, joint] = placement.to_model(heads[:, b])
         bone_tails[joint] = placement.to_model(tails[:, b])

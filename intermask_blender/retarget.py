@@ -132,6 +132,7 @@ class SolvedPose:
     quaternions: np.ndarray  # [T, B, 4] pose-bone local (w, x, y, z), sign-continuous over time
     locations: np.ndarray  # [T, B, 3] pose-bone local translations (zero where the head follows its parent)
     moves: np.ndarray  # [B] bool: bones whose location is keyed (root motion)
+    keyed: np.ndarray  # [B] bool: bones to key (not the unmapped ones that constraints pose)
     heads: np.ndarray  # [T, B, 3] world heads
 
 
@@ -143,7 +144,9 @@ class Retargeter:
         self.rest_orient, self.rest_heads = rig.rest_world()
         self.mapped = {J[j]: b for j, b in rig.joints.items() if j != ROOT}
         self.spine_joint = next(J[j] for j in ("spine1", "spine2", "spine3", "neck", "head") if J[j] in self.mapped)
-        heads = self.rest_heads
+        pelvis = self.mapped[J["pelvis"]]
+        heads = self.rest_joints = self.rest_heads.copy()  # where each mapped bone's joint is, at rest
+        heads[pelvis] += rig.pelvis_pivot(self.rest_orient[pelvis])
         rest_frame = _frame(
             heads[self.mapped[J["left_hip"]]] - heads[self.mapped[J["right_hip"]]],
             heads[self.mapped[self.spine_joint]] - heads[self.mapped[J["pelvis"]]],
@@ -188,7 +191,7 @@ class Retargeter:
         The bend plane is the clip's (through its knee/elbow); where the clip's limb is straight, the
         clip's upper-joint rotation says which way is forward (knees bend forward, elbows back).
         """
-        h = self.rest_heads
+        h = self.rest_joints
         l1 = np.linalg.norm(h[self.mapped[middle]] - h[self.mapped[upper]])
         l2 = np.linalg.norm(h[self.mapped[end]] - h[self.mapped[middle]])
         to_end = goals[:, end] - base
@@ -218,13 +221,15 @@ class Retargeter:
                     orient[:, b] = _apply(orient[:, parent], self.rest_orient[parent].T @ self.rest_orient[b])
             else:
                 orient[:, b], heads[:, b] = self.rest_orient[b], self.rest_heads[b]
+            if rig.follows[b] >= 0:  # a constraint copies another bone's world transform
+                orient[:, b], heads[:, b] = orient[:, rig.follows[b]], heads[:, rig.follows[b]]
             if joint == ROOT:
-                shift = goals[:, J["pelvis"]] - self.rest_heads[self.mapped[J["pelvis"]]]
+                shift = goals[:, J["pelvis"]] - self.rest_joints[self.mapped[J["pelvis"]]]
                 heads[:, b] = self.rest_heads[b] + shift * np.array([1.0, 1.0, 0.0])
             elif joint == "pelvis":
-                heads[:, b] = goals[:, J["pelvis"]]
                 frame = _frame(goals[:, J["left_hip"]] - goals[:, J["right_hip"]], goals[:, self.spine_joint] - goals[:, J["pelvis"]])
                 orient[:, b] = _apply(frame, self.rest_frame.T @ self.rest_orient[b])
+                heads[:, b] = goals[:, J["pelvis"]] - rig.pelvis_pivot(orient[:, b])
             elif joint is not None:
                 j = J[joint]
                 if j in limbs:
@@ -234,9 +239,10 @@ class Retargeter:
                     goal, u = self.aim[j]
                     predicted = _swing(_apply(predicted, u), goals[:, goal] - heads[:, b]) @ predicted
                 orient[:, b] = _apply(predicted, self.rest_orient[b])
-        moves = np.array([bone_joint.get(b) in ("pelvis", ROOT) or self._above_pelvis(b) for b in range(len(names))])
+        keyed = np.array([b in bone_joint or not rig.constrained[b] for b in range(len(names))])
+        moves = keyed & np.array([bone_joint.get(b) in ("pelvis", ROOT) or self._above_pelvis(b) for b in range(len(names))])
         quats, locs = self._to_pose_space(orient, heads, moves)
-        return SolvedPose(names, quats, locs, moves, heads)
+        return SolvedPose(names, quats, locs, moves, keyed, heads)
 
     def _above_pelvis(self, b: int) -> bool:
         pelvis = self.rig.joints["pelvis"]

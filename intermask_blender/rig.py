@@ -55,6 +55,9 @@ class RigRest:
     world: np.ndarray  # [4, 4] the armature object's matrix_world
     joints: dict[str, int]  # joint name (22 + optional "root") → index into bone_names
     rotation_modes: list[str]
+    follows: np.ndarray  # [B] bone whose world transform this one copies (a constraint), else -1
+    constrained: np.ndarray  # [B] bool: the bone has constraints
+    pelvis_offset: np.ndarray  # [3] the pelvis joint in the pelvis bone's rest frame (armature units)
 
     @property
     def object_rotation(self) -> np.ndarray:
@@ -75,6 +78,10 @@ class RigRest:
     def head(self, joint: str) -> np.ndarray:
         return self.rest_world()[1][self.joints[joint]]
 
+    def pelvis_pivot(self, orient: np.ndarray) -> np.ndarray:
+        """World offset [...,3] from the pelvis bone's head to the pelvis joint, for its world rotations."""
+        return orient @ (self.pelvis_offset * self.object_scale)
+
     def leg_length(self) -> float:
         """Mean thigh + shin length in world units (what the clip is scaled to)."""
         _, heads = self.rest_world()
@@ -89,20 +96,59 @@ class RigRest:
         return float((self.head("left_ankle")[2] + self.head("right_ankle")[2]) / 2.0)
 
 
+def copied_bone(armature: Any, pose_bone: Any) -> str | None:
+    """The bone whose world transform ``pose_bone`` copies outright, if a constraint makes it do so.
+
+    Control rigs (Rigify's ORG-shoulder copying the shoulder control) hang the bones we key below such
+    copies; the solver must know them, or it would pose the children from the wrong parent. Only an
+    unconditional copy counts: full influence, world to world, not driven.
+    """
+    active = [c for c in pose_bone.constraints if not c.mute]
+    if not active:
+        return None
+    c = active[-1]  # a full world-space copy overrides everything before it, so only the last one counts
+    drivers = armature.animation_data.drivers if armature.animation_data else ()
+    driven = any(d.data_path == f'{pose_bone.path_from_id()}.constraints["{c.name}"].influence' for d in drivers)
+    if (c.type == "COPY_TRANSFORMS" and c.influence == 1.0 and not driven and c.target == armature
+            and c.owner_space == c.target_space == "WORLD" and c.mix_mode == "REPLACE" and c.head_tail == 0.0
+            and c.subtarget in armature.data.bones):
+        return str(c.subtarget)
+    return None
+
+
 def rig_rest(armature: Any, bone_map: BoneMap) -> RigRest:
-    """Snapshot the rest pose of ``armature`` for the bones ``bone_map`` uses (no bpy.ops, no mode change)."""
+    """Snapshot the rest pose of ``armature`` for the bones ``bone_map`` uses (no bpy.ops, no mode change).
+
+    Wanted: the mapped bones, their ancestors, and any bone one of those copies (with its ancestors),
+    ordered so that every bone comes after its parent and after the bone it copies.
+    """
     bones = armature.data.bones
-    wanted: set[str] = set()
-    for bone_name in bone_map.bones.values():
-        bone = bones[bone_name]
+    wanted: dict[str, str | None] = {}  # bone → the bone it copies
+    todo = list(bone_map.bones.values())
+    while todo:
+        bone = bones[todo.pop()]
         while bone is not None and bone.name not in wanted:
-            wanted.add(bone.name)
+            wanted[bone.name] = copied_bone(armature, armature.pose.bones[bone.name])
+            todo += [c for c in (wanted[bone.name],) if c is not None]
             bone = bone.parent
+    depth: dict[str, int] = {}
+
+    def depth_of(name: str) -> int:
+        if name not in depth:
+            depth[name] = 0  # a copy cycle stops here instead of recursing forever
+            before = [b for b in (bones[name].parent.name if bones[name].parent else None, wanted[name]) if b]
+            depth[name] = 1 + max((depth_of(b) for b in before), default=-1)
+        return depth[name]
+
     order = [b.name for b in bones if b.name in wanted]
-    order.sort(key=lambda n: len(bones[n].parent_recursive))  # parents before children
+    order.sort(key=depth_of)  # parents and copied bones first
     index = {n: i for i, n in enumerate(order)}
     parents = np.array([index[bones[n].parent.name] if bones[n].parent else -1 for n in order], dtype=np.int64)
     rest = np.array([np.array(bones[n].matrix_local) for n in order], dtype=np.float64)
+    pelvis = index[bone_map.bones["pelvis"]]
+    pelvis_offset = np.zeros(3)
+    if bone_map.pelvis_pivot is not None:
+        pelvis_offset = rest[pelvis, :3, :3].T @ (np.array(bones[bone_map.pelvis_pivot].head_local) - rest[pelvis, :3, 3])
     world = np.array(armature.matrix_world, dtype=np.float64)
     _check_uniform_scale(armature, world)
     return RigRest(
@@ -113,6 +159,9 @@ def rig_rest(armature: Any, bone_map: BoneMap) -> RigRest:
         world=world,
         joints={j: index[b] for j, b in bone_map.bones.items()},
         rotation_modes=[armature.pose.bones[n].rotation_mode for n in order],
+        follows=np.array([index[wanted[n]] if wanted[n] else -1 for n in order], dtype=np.int64),
+        constrained=np.array([len(armature.pose.bones[n].constraints) > 0 for n in order]),
+        pelvis_offset=pelvis_offset,
     )
 
 

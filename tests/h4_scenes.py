@@ -49,6 +49,17 @@ def metarig(scene: bpy.types.Scene) -> bpy.types.Object:
     return resolve_rig("rigify", scene, 0)
 
 
+def generated_rigify(scene: bpy.types.Scene) -> bpy.types.Object:
+    """The control rig Rigify itself generates from its human metarig (FK/IK limbs, torso, tweaks; ~4 s)."""
+    meta = metarig(scene)
+    bpy.context.view_layer.objects.active = meta
+    bpy.ops.pose.rigify_generate()
+    rig = meta.data.rigify_target_rig
+    scene.collection.objects.unlink(meta) if meta.name in scene.collection.objects else None
+    bpy.data.objects.remove(meta)
+    return rig
+
+
 _MIXAMO = {
     "pelvis": "Hips", "spine1": "Spine", "spine2": "Spine1", "spine3": "Spine2", "neck": "Neck", "head": "Head",
     **{f"{s}_{j}": f"{S}{m}" for s, S in (("left", "Left"), ("right", "Right")) for j, m in (

@@ -12,12 +12,12 @@ import bpy
 import numpy as np
 import pytest
 from h4_scenes import (
-    SALSA_A, SALSA_B, daz_bvh_rig, fresh_scene, joint_world_positions, metarig, mixamo_apose_cm_rig, salsa_clip,
-    ue4_rig_with_root,
+    SALSA_A, SALSA_B, daz_bvh_rig, fresh_scene, generated_rigify, joint_world_positions, metarig, mixamo_apose_cm_rig,
+    salsa_clip, ue4_rig_with_root,
 )
 
 from intermask_blender.bake import BakeError, bake_clip
-from intermask_blender.bonemap import bone_map_for
+from intermask_blender.bonemap import PRESETS, bone_map_for
 from intermask_blender.read_armature import read_clip
 from intermask_blender.mannequin import COLOURS, NAMES
 from intermask_blender.retarget import Retargeter, pin_feet, clip_world_rotations
@@ -105,6 +105,45 @@ def test_rigify_metarig_pair(capsys: pytest.CaptureFixture[str]) -> None:
             aim_dir = goal[:, JOINT_INDEX[child]] - got[joint]
             cos = np.sum(bone_dir * aim_dir, -1) / np.linalg.norm(bone_dir, axis=-1) / np.linalg.norm(aim_dir, axis=-1)
             assert np.degrees(np.arccos(np.clip(cos, -1, 1))).max() < 1.0, joint
+
+
+def test_generated_rigify_rig_is_keyed_on_its_fk_controls() -> None:
+    """A generated Rigify rig moves through its controls; its ORG-/DEF- bones follow them by constraints.
+    The bake keys the FK controls and torso (limbs switched to FK in the action itself), and Blender's
+    evaluated ORG skeleton, which drives the deform bones, is where the solver put every joint, to 1 mm."""
+    clip = salsa_clip(FRAMES).person(0)
+    scene = fresh_scene()
+    rig = generated_rigify(scene)
+    report = bake_clip(scene, clip, [rig], name="salsa dance")
+    assert not report.warnings, report.warnings
+    bone_map = bone_map_for(rig)
+    assert bone_map.preset == "rigify_controls" and bone_map.bones["left_shoulder"] == "upper_arm_fk.L"
+    fcurves = rig.animation_data.action.layers[0].strips[0].channelbags[0].fcurves
+    keyed = {fc.data_path.split('"')[1] for fc in fcurves}
+    assert {"torso", "shoulder.L", "upper_arm_fk.R", "hand_fk.L", "thigh_fk.R", "toe_fk.L", "neck", "head"} <= keyed
+    assert not [n for n in keyed if n.startswith("DEF-") or rig.pose.bones[n].constraints], "keys on constrained bones"
+    switch = fcurves.find('pose.bones["upper_arm_parent.L"]["IK_FK"]')
+    assert switch is not None and switch.evaluate(1) == 1.0, "the arm must be in FK to follow its FK controls"
+
+    frames = [1, 40, 77, 120]
+    solver = Retargeter(rig_rest(rig, bone_map))
+    placement = Placement.stored(rig)
+    predicted = solver.solve(pin_feet(placement.to_world(clip.positions[:, 0]), clip.contacts[:, 0], 30.0),
+                             clip_world_rotations(clip.rotations[:, 0]))
+    org = {joint: "ORG-" + PRESETS["rigify"][joint][0] for joint in bone_map.bones if joint != "root"}
+    for i, frame in enumerate(frames):
+        scene.frame_set(frame)
+        evaluated = rig.evaluated_get(bpy.context.evaluated_depsgraph_get())
+        for joint, bone in org.items():
+            got = np.array(evaluated.matrix_world @ evaluated.pose.bones[bone].head)
+            expected = (placement.to_world(clip.positions[frame - 1, 0, JOINT_INDEX["pelvis"]]) if joint == "pelvis"
+                        else predicted.heads[frame - 1, predicted.bone_names.index(bone_map.bones[joint])])
+            np.testing.assert_allclose(got, expected, atol=1e-3, err_msg=f"{joint} at frame {frame}")
+    back = read_clip(rig, scene, 1, FRAMES)
+    ends = [JOINT_INDEX[j] for j in ("pelvis", "left_wrist", "right_wrist", "left_ankle", "right_ankle", "neck")]
+    pinned = pin_feet(clip.positions[:, 0], clip.contacts[:, 0], 30.0)
+    error = np.linalg.norm(back.positions[:, 0, ends] - pinned[: back.num_frames, ends], axis=-1)
+    assert np.median(error) < 0.01 and np.percentile(error, 95) < 0.05, (np.median(error), np.percentile(error, 95))
 
 
 def test_bvh_rig_keeps_its_own_action_in_the_nla_stack(tmp_path: Path) -> None:

@@ -59,6 +59,8 @@ def insert_keys_naively(scene: Any, poses: list[Any], armatures: list[Any]) -> N
         for t in range(pose.quaternions.shape[0]):
             frame = scene.frame_current + t
             for b, bone in enumerate(bones):
+                if not pose.keyed[b]:
+                    continue
                 bone.rotation_quaternion = pose.quaternions[t, b]
                 bone.keyframe_insert("rotation_quaternion", frame=frame, group=bone.name)
                 if pose.moves[b]:
