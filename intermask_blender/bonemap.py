@@ -123,6 +123,8 @@ PRESETS: dict[str, dict[str, tuple[str, ...]]] = {
 
 #: Control-rig presets: one that maps every essential joint wins over presets matching deform bones.
 CONTROL_PRESETS = ("rigify_controls",)
+#: The preset of each control rig's own skeleton (ORG-/DEF- bones): what its pose is read from.
+SKELETON_OF = {"rigify_controls": "rigify"}
 #: Where a preset's pelvis bone does not start at the pelvis joint: the bone whose head marks the joint.
 PELVIS_PIVOTS = {"rigify_controls": "ORG-spine"}
 #: Custom properties a control rig needs while it plays our keys, keyed with the action so the animator
@@ -260,10 +262,17 @@ def overrides_of(armature_data: Any) -> dict[str, str]:
     return {item.joint: item.bone for item in items if item.joint and item.bone}
 
 
-def bone_map_for(armature: Any) -> BoneMap:
-    """The bone map of an armature object: best preset, then the overrides stored on it; checked."""
+def bone_map_for(armature: Any, reading: bool = False) -> BoneMap:
+    """The bone map of an armature object: best preset, then the overrides stored on it; checked.
+
+    ``reading``: the bones that show the pose. A control rig is keyed through its controls, but an
+    animator may drive it by IK or anything else, so its pose is read from its own skeleton.
+    """
     names = [b.name for b in armature.data.bones]
     guessed = guess_bone_map(armature.name, names)
+    if reading and guessed.preset in SKELETON_OF:
+        preset = SKELETON_OF[guessed.preset]
+        return BoneMap(armature.name, match_preset(names, PRESETS[preset]), preset).require_essential()
     overrides = overrides_of(armature.data)
     unknown = {j: b for j, b in overrides.items() if b not in armature.data.bones or (j not in J and j != ROOT)}
     if unknown:

@@ -73,7 +73,7 @@ def _evaluated_frames(armature: Any, scene: Any, frames: range, bones: list[str]
 def placement_of(armature: Any) -> Placement:
     """The placement baking stored on the armature, else one from its own legs (see :mod:`rig`)."""
     try:
-        rig = rig_rest(armature, bone_map_for(armature))
+        rig = rig_rest(armature, bone_map_for(armature, reading=True))
     except BoneMapError as exc:
         raise clipmod.ClipError(str(exc)) from exc
     return Placement.stored(armature) or default_placement(rig)
@@ -86,7 +86,7 @@ def read_clip(armature: Any, scene: Any, frame_start: int, frame_end: int) -> cl
     if frame_end < frame_start:
         raise clipmod.ClipError(f"frame range {frame_start}..{frame_end} is empty")
     placement = placement_of(armature)
-    solver = Retargeter(rig_rest(armature, bone_map_for(armature)))
+    solver = Retargeter(rig_rest(armature, bone_map_for(armature, reading=True)))
     current = scene.frame_current
     try:
         heads, tails, orient = _evaluated_frames(armature, scene, range(frame_start, frame_end + 1), solver.rig.bone_names)

@@ -145,6 +145,17 @@ def test_generated_rigify_rig_is_keyed_on_its_fk_controls() -> None:
     error = np.linalg.norm(back.positions[:, 0, ends] - pinned[: back.num_frames, ends], axis=-1)
     assert np.median(error) < 0.01 and np.percentile(error, 95) < 0.05, (np.median(error), np.percentile(error, 95))
 
+    # The animator switches the left arm to IK and drags its hand: the pose is read from what deforms.
+    switch.mute = True
+    rig.pose.bones["upper_arm_parent.L"]["IK_FK"] = 0.0
+    rig.pose.bones["hand_ik.L"].location = (0.0, 0.3, -0.1)
+    back = read_clip(rig, scene, 40, 40)
+    scene.frame_set(40)
+    evaluated = rig.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    hand, fk_hand = (np.array(evaluated.matrix_world @ evaluated.pose.bones[n].head) for n in ("ORG-hand.L", "hand_fk.L"))
+    assert np.linalg.norm(hand - fk_hand) > 0.05, "the IK hand must be somewhere else than the FK hand"
+    np.testing.assert_allclose(placement.to_world(back.positions[0, 0, JOINT_INDEX["left_wrist"]]), hand, atol=1e-3)
+
 
 def test_bvh_rig_keeps_its_own_action_in_the_nla_stack(tmp_path: Path) -> None:
     clip = salsa_clip(FRAMES)
