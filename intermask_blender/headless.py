@@ -8,8 +8,8 @@ process generates, this process (bpy, no torch) builds or imports the rigs, bake
     intermask react --partner FILE.bvh|FILE.blend:OBJECT "PROMPT" --out scene.blend [--rig SPEC]
                     [--partner-fps FPS] [--partner-frames A:B] [...]
 
-SPEC is ``mannequin`` (default), ``rigify``, ``FILE.blend:OBJECT``, ``FILE.fbx`` or ``FILE.bvh``; one
-``--rig`` serves both people, two are person A and B. In ``react`` the partner is person A and ``--rig``
+SPEC is ``mannequin`` (default), ``rigify``, ``rigify-rig``, ``FILE.blend:OBJECT``, ``FILE.fbx`` or
+``FILE.bvh``; one ``--rig`` serves both people, two are person A and B. In ``react`` the partner is person A and ``--rig``
 is the rig of the generated person B.
 """
 

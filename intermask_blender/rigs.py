@@ -1,6 +1,7 @@
 """Turn a rig SPEC from the command line into an armature object in the scene.
 
-SPEC is ``mannequin`` (our IM_Person_A/B), ``rigify`` (Blender's human metarig), ``FILE.blend:OBJECT``
+SPEC is ``mannequin`` (our IM_Person_A/B), ``rigify`` (Blender's human metarig), ``rigify-rig`` (the
+control rig Rigify generates from it, keyed through its FK controls), ``FILE.blend:OBJECT``
 (an armature appended from a .blend, with the meshes parented to it), ``FILE.fbx`` or ``FILE.bvh``
 (imported with Blender's own importers, the only API Blender offers for those formats).
 """
@@ -14,7 +15,7 @@ import bpy
 
 from .mannequin import build_mannequin
 
-RIG_SPECS = "mannequin | rigify | FILE.blend:OBJECT | FILE.fbx | FILE.bvh"
+RIG_SPECS = "mannequin | rigify | rigify-rig | FILE.blend:OBJECT | FILE.fbx | FILE.bvh"
 #: A rest hip height above this many scene units means a centimetre rig (BVH files are often cm).
 _CENTIMETRE_HIP_HEIGHT = 10.0
 
@@ -48,6 +49,19 @@ def _rigify(scene: Any) -> Any:
     with bpy.context.temp_override(scene=scene):
         bpy.ops.object.armature_human_metarig_add()  # type: ignore[attr-defined]  # added by the rigify add-on
     return _only_armature(_new_objects(before), "rigify metarig")
+
+
+def _rigify_control_rig(scene: Any) -> Any:
+    """Rigify's generated control rig for its human metarig (the metarig is removed; ~4 s)."""
+    meta = _rigify(scene)
+    layer = scene.view_layers[0]
+    layer.objects.active = meta  # Rigify's generator reads (and changes) the view layer's active object
+    meta.select_set(True, view_layer=layer)
+    with bpy.context.temp_override(scene=scene, view_layer=layer):
+        bpy.ops.pose.rigify_generate()  # type: ignore[attr-defined]  # added by the rigify add-on
+    rig = meta.data.rigify_target_rig
+    bpy.data.objects.remove(meta)
+    return rig
 
 
 def _append_blend(path: Path, name: str, scene: Any) -> Any:
@@ -98,6 +112,8 @@ def resolve_rig(spec: str, scene: Any, person: int) -> Any:
         return build_mannequin(scene, person)
     if spec == "rigify":
         return _rigify(scene)
+    if spec == "rigify-rig":
+        return _rigify_control_rig(scene)
     file_part, _, object_name = spec.partition(".blend:")
     if object_name:
         path = Path(file_part + ".blend")

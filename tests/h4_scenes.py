@@ -51,13 +51,7 @@ def metarig(scene: bpy.types.Scene) -> bpy.types.Object:
 
 def generated_rigify(scene: bpy.types.Scene) -> bpy.types.Object:
     """The control rig Rigify itself generates from its human metarig (FK/IK limbs, torso, tweaks; ~4 s)."""
-    meta = metarig(scene)
-    bpy.context.view_layer.objects.active = meta
-    bpy.ops.pose.rigify_generate()
-    rig = meta.data.rigify_target_rig
-    scene.collection.objects.unlink(meta) if meta.name in scene.collection.objects else None
-    bpy.data.objects.remove(meta)
-    return rig
+    return resolve_rig("rigify-rig", scene, 0)
 
 
 _MIXAMO = {

@@ -309,14 +309,15 @@ def test_bake_command_writes_a_blend_with_the_actions(tmp_path: Path) -> None:
 
     clip_path = salsa_clip(45).save(tmp_path / "pair.npz")
     out = tmp_path / "scene.blend"
-    command = [sys.executable, "-m", "intermask_blender.cli", "bake", str(clip_path), "--rig", "rigify", "--rig", "mannequin", "--out", str(out), "--json"]
+    command = [sys.executable, "-m", "intermask_blender.cli", "bake", str(clip_path), "--rig", "rigify-rig", "--rig", "mannequin", "--out", str(out), "--json"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
-    assert summary["frames"] == 45 and summary["fps"] == 30.0 and summary["armatures"] == ["metarig", "IM_Person_B"]
+    assert summary["frames"] == 45 and summary["fps"] == 30.0 and summary["armatures"][1] == "IM_Person_B"
     bpy.ops.wm.open_mainfile(filepath=str(out))
     for armature, action in zip(summary["armatures"], summary["actions"]):
         assert bpy.data.objects[armature].animation_data.action.name == action
+    assert bone_map_for(bpy.data.objects[summary["armatures"][0]]).preset == "rigify_controls"  # Rigify's control rig
     bad = subprocess.run([*command[:4], str(tmp_path / "missing.npz"), "--out", str(out)], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "clip file not found" in bad.stderr and "Traceback" not in bad.stderr
 
