@@ -1,21 +1,30 @@
 """Run by an older Blender's Python (bpy 4.2 LTS, 4.5 LTS) from ``test_old_blenders.py``; prints one JSON line.
 
-    python old_blender_smoke.py CLIP.npz
+    python old_blender_smoke.py CLIP.npz [rigify]
 
 Registers the add-on twice, bakes the clip onto two mannequins, bakes it again onto the same armatures
 (the first actions must go to the NLA stack), and reports how the keys were stored plus every pose
 bone's evaluated head of person A at one frame, so the caller can compare with the newest Blender.
+
+With ``rigify`` it instead bakes person A onto the control rig this Blender's Rigify generates and
+reports where that rig's ORG skeleton (which drives its deform bones) is at the same frame. It then
+leaves at once: after Rigify has generated a rig, the bpy 4.2 module crashes and bpy 4.5 hangs while
+shutting down, even with no add-on of ours loaded.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import bpy
 
 import intermask_blender
 from intermask_blender import results
+from intermask_blender.bake import bake_clip
+from intermask_blender.bonemap import bone_map_for
+from intermask_blender.rigs import resolve_rig
 from intermask_blender.seam import clip as clipmod
 
 PROBE_FRAME = 31
@@ -39,6 +48,9 @@ def main() -> None:
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
     clip = clipmod.Clip.load(sys.argv[1])
+    if sys.argv[2:] == ["rigify"]:
+        report_rigify(scene, clip)
+        return
     first = results.bake_result(scene, clip, "GENERATE", [None, None], name="first")
     people = [bpy.data.objects[name] for name in first.armatures]
     second = results.bake_result(scene, clip, "GENERATE", people, name="second")
@@ -58,6 +70,19 @@ def main() -> None:
         "heads": heads,
     }))
     intermask_blender.unregister()
+
+
+def report_rigify(scene: bpy.types.Scene, clip: clipmod.Clip) -> None:
+    control_rig = resolve_rig("rigify-rig", scene, 0)
+    bake_clip(scene, clip.person(0), [control_rig], name="rigify")
+    scene.frame_set(PROBE_FRAME)
+    print("SMOKE " + json.dumps({
+        "version": list(bpy.app.version[:2]),
+        "preset": bone_map_for(control_rig).preset,
+        "org_heads": {b.name: list(control_rig.matrix_world @ b.head) for b in control_rig.pose.bones if b.name.startswith("ORG-")},
+    }), flush=True)
+    intermask_blender.unregister()
+    os._exit(0)
 
 
 if __name__ == "__main__":
