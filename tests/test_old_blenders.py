@@ -44,6 +44,13 @@ def clip_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _old_python(version: tuple[int, int]) -> Path:
+    python = OLD_BLENDERS[version] / "bin" / "python"
+    if not python.exists():
+        pytest.skip(f"no {OLD_BLENDERS[version].name} (tools/dev.py test creates it)")
+    return python
+
+
 @cache
 def _newest(clip_path: Path, home: Path, *mode: str) -> dict[str, Any]:
     return _smoke(Path(sys.executable), clip_path, home, *mode)
@@ -52,10 +59,7 @@ def _newest(clip_path: Path, home: Path, *mode: str) -> dict[str, Any]:
 @pytest.mark.parametrize("version", list(OLD_BLENDERS), ids=lambda v: f"bpy{v[0]}.{v[1]}")
 def test_lts_blender_registers_bakes_and_poses_like_the_newest(version: tuple[int, int], clip_path: Path,
                                                                tmp_path: Path) -> None:
-    python = OLD_BLENDERS[version] / "bin" / "python"
-    if not python.exists():
-        pytest.skip(f"no {OLD_BLENDERS[version].name} (tools/dev.py test creates it)")
-    old = _smoke(python, clip_path, tmp_path)
+    old = _smoke(_old_python(version), clip_path, tmp_path)
     new = _newest(clip_path, clip_path.parent)
     assert tuple(old["version"]) == version and tuple(new["version"]) >= (5, 0)
     assert old["slotted"] == (version >= (4, 4)), "4.4+ keys go through a slot's channelbag"
@@ -70,10 +74,7 @@ def test_lts_blender_registers_bakes_and_poses_like_the_newest(version: tuple[in
 @pytest.mark.parametrize("version", list(OLD_BLENDERS), ids=lambda v: f"bpy{v[0]}.{v[1]}")
 def test_lts_blender_generated_rigify_rig_moves_like_the_newest(version: tuple[int, int], clip_path: Path,
                                                                  tmp_path: Path) -> None:
-    python = OLD_BLENDERS[version] / "bin" / "python"
-    if not python.exists():
-        pytest.skip(f"no {OLD_BLENDERS[version].name} (tools/dev.py test creates it)")
-    old = _smoke(python, clip_path, tmp_path, "rigify")
+    old = _smoke(_old_python(version), clip_path, tmp_path, "rigify")
     new = _newest(clip_path, clip_path.parent, "rigify")
     assert tuple(old["version"]) == version and old["preset"] == new["preset"] == "rigify_controls"
     for bone in ("ORG-spine", "ORG-spine.006", "ORG-hand.L", "ORG-forearm.L", "ORG-hand.R", "ORG-foot.L", "ORG-toe.R"):
