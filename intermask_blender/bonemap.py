@@ -107,7 +107,7 @@ PRESETS: dict[str, dict[str, tuple[str, ...]]] = {
     ),
     # Generated Rigify rigs: the FK controls an animator keys (their DEF-/ORG- bones follow them through
     # constraints, so keys there would be overridden). The torso control pivots above the hips, so the
-    # pelvis joint is placed by PIVOTS; spine1 lies in the lower torso, which moves rigidly with it.
+    # pelvis joint is placed by PELVIS_PIVOTS; spine1 lies in the lower torso, which moves rigidly with it.
     "rigify_controls": _preset(
         {"pelvis": "torso", "spine2": "spine_fk.002", "spine3": "spine_fk.003", "neck": "neck", "head": "head"},
         {"hip": "thigh_fk.{S}", "knee": "shin_fk.{S}", "ankle": "foot_fk.{S}", "foot": "toe_fk.{S}", "collar": "shoulder.{S}",
@@ -137,7 +137,6 @@ SETTINGS: dict[str, dict[str, float]] = {
         'pose.bones["torso"]["head_follow"]': 1.0,
     },
 }
-_SETTING_BONE = re.compile(r'^pose\.bones\["([^"]+)"\]')
 
 _PREFIXES = re.compile(r"^(def|org|cc_base|rl|mixamorig\d*|smplx|m_avg|f_avg|bip\d*)[-_: ]", re.IGNORECASE)
 
@@ -178,7 +177,7 @@ class BoneMap:
     preset: str
     overridden: tuple[str, ...] = ()
     pelvis_pivot: str | None = None  # bone whose rest head is the pelvis joint, where the pelvis bone's is not
-    settings: dict[str, float] = field(default_factory=dict)  # custom property path → value to key
+    settings: dict[str, float] = field(default_factory=dict)  # custom property path → value to key (where it exists)
 
     def missing_essential(self) -> list[str]:
         missing = [j for j in ESSENTIAL_JOINTS if j not in self.bones]
@@ -245,13 +244,8 @@ def guess_bone_map(armature_name: str, bone_names: list[str]) -> BoneMap:
     bones = match_preset(bone_names, PRESETS[best])
     present = set(bone_names)
     pivot = PELVIS_PIVOTS.get(best)
-    settings = {path: value for path, value in SETTINGS.get(best, {}).items() if _setting_bone(path) in present}
-    return BoneMap(armature_name, bones, best, pelvis_pivot=pivot if pivot in present else None, settings=settings)
-
-
-def _setting_bone(path: str) -> str:
-    match = _SETTING_BONE.match(path)
-    return match.group(1) if match else ""
+    return BoneMap(armature_name, bones, best, pelvis_pivot=pivot if pivot in present else None,
+                   settings=dict(SETTINGS.get(best, {})))
 
 
 def overrides_of(armature_data: Any) -> dict[str, str]:
