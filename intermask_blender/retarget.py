@@ -39,6 +39,12 @@ _KNEES = (J["left_knee"], J["right_knee"])
 _M = skeleton.model_to_blender_matrix()
 
 
+#: ``a @ _SKEW`` is the cross-product matrix [a]× flattened row-major; _IDENTITY is I flattened.
+_SKEW = np.zeros((3, 9))
+_SKEW[2, 1], _SKEW[1, 2], _SKEW[2, 3], _SKEW[0, 5], _SKEW[1, 6], _SKEW[0, 7] = -1, 1, 1, -1, -1, 1
+_IDENTITY = np.eye(3).ravel()
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.sqrt(np.einsum("...i,...i->...", v, v)), 1e-12)[..., None]
 
@@ -67,19 +73,11 @@ def _swing(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """
     u, v = _unit(np.asarray(u, dtype=np.float64)), _unit(np.asarray(v, dtype=np.float64))
     axis = _cross(u, v)
-    cos = np.sum(u * v, axis=-1)
+    cos = np.einsum("...i,...i->...", u, v)
     if np.any(cos < -0.999999):  # opposite directions: any half-turn perpendicular to u
         return rot.quat_to_matrix(rot.quat_between(*np.broadcast_arrays(u, v)))
     out = axis[..., :, None] * (axis / (1.0 + cos)[..., None])[..., None, :]
-    out[..., 0, 0] += cos
-    out[..., 1, 1] += cos
-    out[..., 2, 2] += cos
-    out[..., 0, 1] -= axis[..., 2]
-    out[..., 0, 2] += axis[..., 1]
-    out[..., 1, 2] -= axis[..., 0]
-    out[..., 1, 0] += axis[..., 2]
-    out[..., 2, 0] -= axis[..., 1]
-    out[..., 2, 1] += axis[..., 0]
+    out += (axis @ _SKEW + cos[..., None] * _IDENTITY).reshape(out.shape)
     return out
 
 
@@ -168,6 +166,14 @@ class Retargeter:
             d = _M @ skeleton.REST_DIRECTIONS[first_link].astype(np.float64)
             self.align[j] = _swing(facing @ u, d) @ facing
             self.aim[j] = (goal, u)
+        # per frame, bone b playing joint j turns as S · W_j · (A_j · rest_b), aiming W_j · (A_j · u) at its goal
+        self.turn = {j: self.align[j] @ self.rest_orient[b] for j, b in self.mapped.items() if j in self.align}
+        self.pointer = {j: self.align[j] @ u for j, (_, u) in self.aim.items()}
+        # each bone's rest head and rest orientation in its parent's rest frame
+        parents = np.maximum(rig.parents, 0)
+        parent_inv = np.swapaxes(self.rest_orient[parents], -1, -2)
+        self.rest_offsets = (parent_inv @ (self.rest_heads - self.rest_heads[parents])[:, :, None])[..., 0]
+        self.rest_in_parent = parent_inv @ self.rest_orient
 
     def _aim_target(self, j: int) -> tuple[int, int] | None:
         """The nearest mapped joint below j along its primary chain, and the first link towards it."""
@@ -215,10 +221,9 @@ class Retargeter:
         for b, parent in enumerate(rig.parents):
             joint = bone_joint.get(b)
             if parent >= 0:
-                offset = self.rest_orient[parent].T @ (self.rest_heads[b] - self.rest_heads[parent])
-                heads[:, b] = heads[:, parent] + _apply(orient[:, parent], offset)
+                heads[:, b] = heads[:, parent] + _apply(orient[:, parent], self.rest_offsets[b])
                 if joint in (None, ROOT):  # unmapped bones keep their rest pose relative to the parent
-                    orient[:, b] = _apply(orient[:, parent], self.rest_orient[parent].T @ self.rest_orient[b])
+                    orient[:, b] = _apply(orient[:, parent], self.rest_in_parent[b])
             else:
                 orient[:, b], heads[:, b] = self.rest_orient[b], self.rest_heads[b]
             if rig.follows[b] >= 0:  # a constraint copies another bone's world transform
@@ -234,11 +239,10 @@ class Retargeter:
                 j = J[joint]
                 if j in limbs:
                     goals[:, limbs[j][1]] = self._limb_knee(*limbs[j], heads[:, b], goals, world_rot[:, j])
-                predicted = _apply(world_rot[:, j], self.align[j])
+                orient[:, b] = _apply(world_rot[:, j], self.turn[j])
                 if j in self.aim:
-                    goal, u = self.aim[j]
-                    predicted = _swing(_apply(predicted, u), goals[:, goal] - heads[:, b]) @ predicted
-                orient[:, b] = _apply(predicted, self.rest_orient[b])
+                    pointing = _apply(world_rot[:, j], self.pointer[j])
+                    orient[:, b] = _swing(pointing, goals[:, self.aim[j][0]] - heads[:, b]) @ orient[:, b]
         keyed = np.array([b in bone_joint or not rig.constrained[b] for b in range(len(names))])
         moves = keyed & np.array([bone_joint.get(b) in ("pelvis", ROOT) or self._above_pelvis(b) for b in range(len(names))])
         quats, locs = self._to_pose_space(orient, heads, moves)
@@ -299,7 +303,7 @@ class Retargeter:
             elif b is None:
                 world[:, j] = world[:, PARENTS[j]]
             else:
-                world[:, j] = orient[:, b] @ (self.align[j] @ self.rest_orient[b]).T
+                world[:, j] = orient[:, b] @ self.turn[j].T
         return world
 
 
