@@ -12,7 +12,10 @@ from types import ModuleType
 
 def _modules() -> list[ModuleType]:
     """The add-on's modules in registration order: property types first (panels and operators use them)."""
-    from . import bonemap, bonemap_ui, job, operators, panel, preferences, properties
+    from .client import job
+    from .rigs import bonemap
+    from .ui import bonemap_panel as bonemap_ui
+    from .ui import operators, panel, preferences, properties
 
     return [properties, bonemap, preferences, job, operators, bonemap_ui, panel]
 

@@ -1,12 +1,28 @@
-"""The numpy-only modules both halves share (skeleton, clip file, worker protocol, rotation maths, contacts).
+"""The one place the add-on reaches into ``vendor_models``: its numpy-only ``motion`` package.
 
 In a source checkout ``vendor_models`` is a top-level package; inside the built extension zip it sits
-within this add-on's folder. Either way, this is the one place the add-on reaches into it.
+within this add-on's folder. Nothing else of ``vendor_models`` (which needs torch) may be imported here.
 """
 
 try:  # the built extension: vendor_models is bundled inside the add-on package
-    from .vendor_models import clip, features, protocol, rotations, skeleton  # type: ignore[attr-defined]
+    from .vendor_models.motion import (  # type: ignore[import-not-found]
+        canonical,
+        clip_file,
+        contacts,
+        protocol,
+        resampling,
+        rotations,
+        skeleton,
+    )
 except ImportError:  # a source checkout or an installed project
-    from vendor_models import clip, features, protocol, rotations, skeleton  # type: ignore[no-redef]
+    from vendor_models.motion import (  # type: ignore[no-redef]
+        canonical,
+        clip_file,
+        contacts,
+        protocol,
+        resampling,
+        rotations,
+        skeleton,
+    )
 
-__all__ = ["clip", "features", "protocol", "rotations", "skeleton"]
+__all__ = ["canonical", "clip_file", "contacts", "protocol", "resampling", "rotations", "skeleton", "worker_launch"]

@@ -12,13 +12,13 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from intermask_blender import bonemap
-from intermask_blender.bonemap import bone_map_for
-from intermask_blender.retarget import clip_world_rotations
-from intermask_blender.rigs import resolve_rig
-from vendor_models.clip import Clip
+from intermask_blender.rigs import bonemap
+from intermask_blender.rigs.bonemap import bone_map_for
+from intermask_blender.rigs.retarget import clip_world_rotations
+from intermask_blender.rigs.rig_specs import resolve_rig
 from vendor_models.data.convert import convert
-from vendor_models.skeleton import JOINT_NAMES, PARENTS, model_to_blender
+from vendor_models.motion.clip_file import Clip
+from vendor_models.motion.skeleton import JOINT_NAMES, PARENTS, model_to_blender
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cmu"
 SALSA_A, SALSA_B = DATA / "bvh_daz" / "01.bvh", DATA / "bvh_daz" / "16.bvh"

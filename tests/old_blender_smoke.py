@@ -21,10 +21,10 @@ import sys
 import bpy
 
 import intermask_blender
-from intermask_blender import results
-from intermask_blender.bake import bake_clip
-from intermask_blender.bonemap import bone_map_for
-from intermask_blender.rigs import resolve_rig
+from intermask_blender.baking import results
+from intermask_blender.baking.bake import bake_clip
+from intermask_blender.rigs.bonemap import bone_map_for
+from intermask_blender.rigs.rig_specs import resolve_rig
 from intermask_blender.seam import clip as clipmod
 
 PROBE_FRAME = 31

@@ -15,15 +15,16 @@ import sys
 import time
 from pathlib import Path
 
-import bpy  # first: it puts Blender's own modules (addon_utils, mathutils) on the path
 import addon_utils
+import bpy  # first: it puts Blender's own modules (addon_utils, mathutils) on the path
 import numpy as np
 import pytest
-
 from mathutils import Vector
 
-from intermask_blender import deps, job, preferences, preview
+from intermask_blender.baking import preview_figures as preview
+from intermask_blender.client import deps, job
 from intermask_blender.seam import clip as clipmod
+from intermask_blender.ui import preferences
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "cmu"
@@ -95,7 +96,7 @@ def test_register_unregister_twice_cleanly() -> None:
 
 
 def test_prompt_from_a_text_one_line_per_person(scene) -> None:
-    from intermask_blender.properties import prompts_of
+    from intermask_blender.ui.properties import prompts_of
 
     settings = scene.intermask
     text = bpy.data.texts.new("prompt")
@@ -249,8 +250,8 @@ def test_preview_shows_the_clip_joints_and_apply_removes_it(scene, salsa_variati
 
 
 def test_react_reads_the_active_animated_armature_as_the_partner(scene, salsa_variations, tmp_path) -> None:
-    from intermask_blender.operators import partner_clip
     from intermask_blender.seam import skeleton
+    from intermask_blender.ui.operators import partner_clip
 
     scene.render.fps = 30
     finished_job(scene, salsa_variations)
@@ -270,7 +271,8 @@ def test_react_reads_the_active_animated_armature_as_the_partner(scene, salsa_va
 
 
 def test_bone_map_override_buttons_store_and_clear_on_the_armature(scene) -> None:
-    from intermask_blender import bonemap, rigs
+    from intermask_blender.rigs import bonemap
+    from intermask_blender.rigs import rig_specs as rigs
 
     rig = rigs.resolve_rig("mannequin", scene, 0)
     assert bonemap.bone_map_for(rig).bones["left_wrist"] == "left_wrist"

@@ -6,11 +6,17 @@ import bpy
 import pytest
 from h4_scenes import DATA, fresh_scene, metarig
 
-from intermask_blender.bonemap import (
-    ESSENTIAL_JOINTS, PRESETS, BoneMapError, bone_map_for, guess_bone_map, normalise, set_override,
+from intermask_blender.rigs.bonemap import (
+    ESSENTIAL_JOINTS,
+    PRESETS,
+    BoneMapError,
+    bone_map_for,
+    guess_bone_map,
+    normalise,
+    set_override,
 )
 from vendor_models.data.bvh import read_bvh
-from vendor_models.skeleton import JOINT_NAMES
+from vendor_models.motion.skeleton import JOINT_NAMES
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))

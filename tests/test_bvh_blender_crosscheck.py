@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from vendor_models.data.bvh import read_bvh
-from vendor_models.skeleton import model_to_blender_matrix
+from vendor_models.motion.skeleton import model_to_blender_matrix
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cmu"
 FILES = [DATA / "bvh_daz" / "05.bvh", DATA / "single_iclone" / "005_01.bvh"]

@@ -9,17 +9,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vendor_models.clip import Clip
+from vendor_models.cli.data import main as data_main
 from vendor_models.data import build as B
 from vendor_models.data.bvh import BvhError, read_bvh
-from vendor_models.data.cli import main as data_main
 from vendor_models.data.convert import (
-    METRES_PER_UNIT, convert, convert_person, tpose_error, unwrap_half_turns,
+    METRES_PER_UNIT,
+    convert,
+    convert_person,
+    tpose_error,
+    unwrap_half_turns,
 )
 from vendor_models.data.joint_maps import JointMapError, identify, map_joints
-from vendor_models.features import facing_angle, resample
-from vendor_models.rotations import quat_angle, quat_multiply, quat_rotate
-from vendor_models.skeleton import PARENTS, REST_DIRECTIONS, bone_lengths
+from vendor_models.motion.canonical import facing_angle
+from vendor_models.motion.clip_file import Clip
+from vendor_models.motion.resampling import resample
+from vendor_models.motion.rotations import quat_angle, quat_multiply, quat_rotate
+from vendor_models.motion.skeleton import PARENTS, REST_DIRECTIONS, bone_lengths
 
 DATA = Path(__file__).parents[1].parent / "shared" / "data" / "cmu"
 pytestmark = pytest.mark.skipif(not (DATA / "pairs.tsv").is_file(), reason=f"CMU data not found at {DATA}")

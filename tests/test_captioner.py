@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vendor_models import captioner
-from vendor_models.captioner import CaptionError, describe, measure
-from vendor_models.captioner_phrases import TEMPLATES
-from vendor_models.skeleton import PARENTS, REST_DIRECTIONS
+from vendor_models.data import captioner
+from vendor_models.data.captioner import CaptionError, describe, measure
+from vendor_models.data.captioner_phrases import TEMPLATES
+from vendor_models.motion.skeleton import PARENTS, REST_DIRECTIONS
 
 FPS = 30.0
 # Rough adult bone lengths (m) per joint, to its parent.
@@ -201,7 +201,7 @@ def test_phrasings_are_distinct_use_both_naming_styles_and_are_seed_deterministi
 
 
 def test_every_template_renders_without_placeholders():
-    from vendor_models.captioner_phrases import Fact, compose
+    from vendor_models.data.captioner_phrases import Fact, compose
     for kind in TEMPLATES:
         arg = "face to face|side by side" if kind == "relation_change" else "left"
         for s in compose([Fact(kind, 1, arg)], np.random.default_rng(0), 6):
@@ -220,7 +220,7 @@ def test_bad_input_names_the_array():
 
 
 def _clip_file(tmp_path, pos: np.ndarray) -> str:
-    from vendor_models.clip import Clip
+    from vendor_models.motion.clip_file import Clip
     rot = np.zeros(pos.shape[:3] + (4,), np.float32)
     rot[..., 0] = 1
     return str(Clip(pos, rot, no_contacts(len(pos))).save(tmp_path / "pair.npz"))
@@ -230,7 +230,8 @@ def test_caption_command_reads_a_clip_and_window(tmp_path, capsys):
     import json
     import subprocess
     import sys
-    from vendor_models import caption_cli
+
+    from vendor_models.cli import caption as caption_cli
     t = 90  # 3 s: slot 1 spins clockwise in the second half only
     yaw1 = np.r_[np.full(45, 180.0), 180 - np.linspace(0, 360, 30), np.full(15, -180.0)]
     path = _clip_file(tmp_path, pair(np.zeros(t), still(t, 0, -0.5), yaw1, still(t, 0, 0.5)))

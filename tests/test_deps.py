@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from intermask_blender import deps
+from intermask_blender.client import deps
 
 REPO = Path(__file__).resolve().parents[1]
 

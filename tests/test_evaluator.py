@@ -8,16 +8,24 @@ import numpy as np
 import pytest
 import torch
 
-from vendor_models.captioner import measure
 from vendor_models.data.build import load_split
+from vendor_models.data.captioner import measure
 from vendor_models.evaluation.evaluator import (
-    EVALUATOR_DIR, MOTION_DIM, PRESETS, Evaluator, EvaluatorConfig, EvaluatorError, contrastive_loss, load_evaluator,
-    motion_input, save_evaluator,
+    EVALUATOR_DIR,
+    MOTION_DIM,
+    PRESETS,
+    Evaluator,
+    EvaluatorConfig,
+    EvaluatorError,
+    contrastive_loss,
+    load_evaluator,
+    motion_input,
+    save_evaluator,
 )
 from vendor_models.evaluation.metrics import r_precision
 from vendor_models.evaluation.sentences import SentenceCache
 from vendor_models.evaluation.windows import load_windows, window_features
-from vendor_models.models.text_encoder import MiniLMEncoder
+from vendor_models.models.text.sentence_encoder import MiniLMEncoder
 
 TINY = EvaluatorConfig(name="tiny", width=32, layers=1, heads=2, ff=64, latent=16, text_hidden=32, dropout=0.0)
 
@@ -158,11 +166,11 @@ def test_shipped_evaluator_ranks_real_val_windows_above_chance():
 
 def _untrained_checkpoint(folder):
     """A real checkpoint folder (VQ + transformer files written by the real save code), untrained weights."""
-    from vendor_models.checkpoint import save_checkpoint
-    from vendor_models.models.config import preset as vq_preset
+    from vendor_models.models.checkpoint import save_checkpoint
     from vendor_models.models.transformer.config import preset as tr_preset
     from vendor_models.models.transformer.model import InterMTransformer
     from vendor_models.models.transformer.persist import transformer_checkpoint
+    from vendor_models.models.vq.config import preset as vq_preset
     from vendor_models.models.vq.persist import vq_checkpoint
     from vendor_models.models.vq.vqvae import VQVAE
     save_checkpoint(folder / "vq.pt", vq_checkpoint(VQVAE(vq_preset("small").model), {}))
@@ -175,7 +183,7 @@ def _untrained_checkpoint(folder):
 def test_suite_runs_every_row_and_writes_table_and_plots(tmp_path):
     from vendor_models.evaluation.report import markdown, plots
     from vendor_models.evaluation.suite import Settings, run
-    from vendor_models.generator import Generator
+    from vendor_models.generation.generator import Generator
     generator = Generator.load(_untrained_checkpoint(tmp_path), device="cpu")
     settings = Settings(stride=480, replications=2, reaction_windows=2, sweep_windows=2, sweep_steps=(1,),
                         sweep_guidance=(1.0,), steps=1)
@@ -194,6 +202,6 @@ def test_suite_runs_every_row_and_writes_table_and_plots(tmp_path):
 
 
 def test_eval_command_names_a_missing_evaluator(tmp_path, capsys):
-    from vendor_models.evaluation import eval_cli
+    from vendor_models.cli import evaluate as eval_cli
     assert eval_cli.main(["--quick", "--evaluator", str(tmp_path)]) == 2
     assert str(tmp_path / "evaluator.pt") in capsys.readouterr().err

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vendor_models import features as F
-from vendor_models.clip import Clip, ClipError
-from vendor_models.rotations import quat_angle, quat_multiply, quat_normalize, quat_rotate, yaw_quat
-from vendor_models.skeleton import MIRROR_PERMUTATION, PARENTS, REST_DIRECTIONS
+from vendor_models.data.text_mirror import mirror_text
+from vendor_models.motion import canonical, contacts
+from vendor_models.motion import features as F
+from vendor_models.motion.clip_file import Clip, ClipError
+from vendor_models.motion.rotations import quat_angle, quat_multiply, quat_normalize, quat_rotate, yaw_quat
+from vendor_models.motion.skeleton import MIRROR_PERMUTATION, PARENTS, REST_DIRECTIONS
 
 RNG = np.random.default_rng(3)
 BONE = 0.2
@@ -36,7 +38,7 @@ def random_person(frames: int = 12, yaw: float = 0.0, at: tuple[float, float] = 
 
 def test_rest_pose_faces_plus_z_and_left_is_plus_x() -> None:
     pos = forward_kinematics(np.zeros(3), np.tile([1.0, 0, 0, 0], (22, 1)))
-    assert abs(F.facing_angle(pos)) < 1e-9
+    assert abs(canonical.facing_angle(pos)) < 1e-9
     assert pos[1, 0] > 0 > pos[2, 0]  # left hip at +X when facing +Z
 
 
@@ -63,7 +65,7 @@ def test_clip_from_features_round_trip() -> None:
     assert np.array_equal(back.contacts, clip.contacts[:-1])
     # The root rotation is rebuilt as the yaw of the hips/shoulders facing.
     facing = quat_rotate(back.rotations[:, :, 0], np.array([0.0, 0, 1]))
-    assert np.allclose(np.arctan2(facing[..., 0], facing[..., 2]), F.facing_angle(back.positions), atol=1e-5)
+    assert np.allclose(np.arctan2(facing[..., 0], facing[..., 2]), canonical.facing_angle(back.positions), atol=1e-5)
     assert np.allclose(F.pair_features(back, canonical=False), feats[:-1], atol=1e-5)
     with pytest.raises(ClipError, match="262"):
         F.clip_from_features(np.zeros((5, 2, 263)))
@@ -108,43 +110,45 @@ def still_feet(heights: list[float], frames: int = 5) -> np.ndarray:
 
 def test_detect_contacts_thresholds() -> None:
     # ankle 0.08 (< 0.12) in contact; toe 0.08 (> 0.05) not; ankle 0.2 not; toe 0.01 in contact.
-    contacts = F.detect_contacts(still_feet([0.08, 0.08, 0.2, 0.01]))
+    contacts = contacts.detect_contacts(still_feet([0.08, 0.08, 0.2, 0.01]))
     assert contacts.shape == (5, 4) and contacts.dtype == bool
     assert np.all(contacts == [True, False, False, True])
     moving = still_feet([0.0, 0.0, 0.0, 0.0])
     moving[:, 7, 0] = np.arange(5) * 0.05  # 5 cm/frame: 0.0025 m² > 0.001
     moving[:, 10, 2] = np.arange(5) * 0.02  # 2 cm/frame: 0.0004 m² < 0.001, still counted as contact
-    contacts = F.detect_contacts(moving)
+    contacts = contacts.detect_contacts(moving)
     assert not contacts[:, 0].any() and contacts[:, 1].all()
-    assert F.detect_contacts(np.stack([moving, moving])).shape == (2, 5, 4)
+    assert contacts.detect_contacts(np.stack([moving, moving])).shape == (2, 5, 4)
 
 
 def test_canonicalise_pair_places_person0_and_keeps_partner_relation() -> None:
     (p0, r0), (p1, r1) = random_person(8, yaw=1.1, at=(3.0, -2.0)), random_person(8, yaw=2.5, at=(4.0, -1.0))
     pos, rot = np.stack([p0, p1], 1), np.stack([r0, r1], 1)
     pos[:, 1, :, 1] += 0.3  # partner standing on a box: the floor is per person, as InterGen
-    cpos, crot = F.canonicalise_pair(pos, rot)
+    cpos, crot, frame = canonical.canonicalise(pos, rot)
     assert np.allclose(cpos[0, 0, 0, [0, 2]], 0, atol=1e-6)
-    assert abs(F.facing_angle(cpos[0, 0], hips_only=True)) < 1e-5
+    assert abs(canonical.facing_angle(cpos[0, 0], hips_only=True)) < 1e-5
     assert np.allclose(cpos[..., 1].min(axis=(0, 2)), 0, atol=1e-6)
     horizontal = lambda p: np.linalg.norm((p[:, 0, :, [0, 2]] - p[:, 1, :, [0, 2]]), axis=0)  # noqa: E731
     assert np.allclose(horizontal(cpos), horizontal(pos), atol=1e-5)  # one rigid transform for both
     assert quat_angle(crot[:, :, 1:], rot[:, :, 1:]).max() < 1e-3  # local rotations untouched
     facing = quat_rotate(crot[0, 0, 0], np.array([0.0, 0, 1]))
-    assert abs(np.arctan2(facing[0], facing[2]) - F.facing_angle(cpos[0, 0])) < 0.3  # root turned with the body
+    assert abs(np.arctan2(facing[0], facing[2]) - canonical.facing_angle(cpos[0, 0])) < 0.3  # root turned with the body
     # The positions still follow from the rotations after canonicalisation.
     assert np.allclose(forward_kinematics(cpos[:, :, 0], crot.astype(np.float64)), cpos, atol=1e-4)
-    shared, _ = F.canonicalise(pos, rot, shared_floor=True)
+    shared, _, _ = canonical.canonicalise(pos, rot, shared_floor=True)
     assert shared[..., 1].min() == pytest.approx(0, abs=1e-6) and shared[:, 1, :, 1].min() > 0.25
-    single, _ = F.canonicalise_single(p0, r0)
-    assert np.allclose(single, cpos[:, 0], atol=1e-5)
+    single, _, _ = canonical.canonicalise(p0[:, None], r0[:, None])
+    assert np.allclose(single[:, 0], cpos[:, 0], atol=1e-5)
+    back_pos, back_rot = frame.invert(cpos, crot)
+    assert np.abs(back_pos - pos).max() < 1e-5 and quat_angle(back_rot, rot).max() < 1e-5  # the exact inverse
 
 
 def test_canonicalise_clip_redetects_contacts() -> None:
     pos, rot = random_person(8, yaw=0.4)
     clip = Clip(pos[:, None] + [0, 5.0, 0], rot[:, None], np.ones((8, 1, 4), bool))
-    canon = F.canonicalise_clip(clip)
-    assert np.array_equal(canon.contacts[:, 0], F.detect_contacts(canon.positions[:, 0]))
+    canon = canonical.canonicalise_clip(clip)
+    assert np.array_equal(canon.contacts[:, 0], contacts.detect_contacts(canon.positions[:, 0]))
 
 
 def test_mirror_twice_is_identity_and_matches_feature_mirror() -> None:
@@ -177,4 +181,4 @@ def test_mirror_twice_is_identity_and_matches_feature_mirror() -> None:
     ("bright copyright leftover", "bright copyright leftover"),
 ])
 def test_mirror_text(text: str, expected: str) -> None:
-    assert F.mirror_text(text) == expected
+    assert mirror_text(text) == expected

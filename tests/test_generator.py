@@ -14,18 +14,18 @@ import numpy as np
 import pytest
 import torch
 
-from vendor_models.checkpoint import save_checkpoint
-from vendor_models.clip import Clip
-from vendor_models.features import facing_angle
-from vendor_models.generator import DEFAULT_CHECKPOINT, Cancelled, GenerationError, Generator, frames_for
-from vendor_models.models.config import VQConfig
+from vendor_models.generation.generator import DEFAULT_CHECKPOINT, Cancelled, GenerationError, Generator, frames_for
+from vendor_models.models.checkpoint import save_checkpoint
 from vendor_models.models.transformer.config import TransformerConfig
 from vendor_models.models.transformer.model import InterMTransformer
 from vendor_models.models.transformer.persist import transformer_checkpoint
 from vendor_models.models.vq import VQVAE
+from vendor_models.models.vq.config import VQConfig
 from vendor_models.models.vq.persist import vq_checkpoint
-from vendor_models.protocol import DEFAULT_GUIDANCE, MAX_PROMPT_CHARS, ErrorCode
-from vendor_models.rotations import quat_multiply, quat_rotate, yaw_quat
+from vendor_models.motion.canonical import facing_angle
+from vendor_models.motion.clip_file import Clip
+from vendor_models.motion.protocol import DEFAULT_GUIDANCE, MAX_PROMPT_CHARS, ErrorCode
+from vendor_models.motion.rotations import quat_multiply, quat_rotate, yaw_quat
 
 torch.set_num_threads(1)
 SALSA = Path(__file__).resolve().parents[1] / "cache" / "clips" / "salsa_13.npz"

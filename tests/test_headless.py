@@ -15,7 +15,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "cmu"
-INTERMASK = [sys.executable, "-m", "intermask_blender.cli"]
+INTERMASK = [sys.executable, "-m", "intermask_blender.commands.main"]
 DEFAULT_CHECKPOINT = REPO / "vendor_models" / "checkpoints" / "default"
 CHECKPOINT = Path(os.environ.get("INTERMASK_TEST_CHECKPOINT", DEFAULT_CHECKPOINT))
 #: A model is complete once its transformer is there (the VQ-VAE ships first).
@@ -136,7 +136,7 @@ def test_react_to_a_real_bvh_partner(tmp_path: Path) -> None:
 @needs_model
 def test_demo_writes_the_blend_and_a_preview_gif(tmp_path: Path) -> None:
     extra = ["--checkpoint", str(CHECKPOINT)] if CHECKPOINT != DEFAULT_CHECKPOINT else []
-    done = subprocess.run([sys.executable, "-m", "intermask_blender.demo", "--out-dir", str(tmp_path), "--seconds", "3",
+    done = subprocess.run([sys.executable, "-m", "intermask_blender.commands.demo", "--out-dir", str(tmp_path), "--seconds", "3",
                            *extra], capture_output=True, text=True, timeout=280, env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "wrote:" in done.stdout and "preview:" in done.stdout

@@ -13,14 +13,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vendor_models.clip import Clip
 from vendor_models.data.convert import convert
 from vendor_models.data.interhuman import (
-    MAX_FRAMES, RAW_COLUMNS, InterHumanDataset, InterHumanError, index_split, read_person,
+    MAX_FRAMES,
+    RAW_COLUMNS,
+    InterHumanDataset,
+    InterHumanError,
+    index_split,
+    read_person,
 )
-from vendor_models.features import mirror_features, pair_features
-from vendor_models.rotations import quat_to_6d
-from vendor_models.skeleton import model_to_blender
+from vendor_models.motion.clip_file import Clip
+from vendor_models.motion.features import mirror_features, pair_features
+from vendor_models.motion.rotations import quat_to_6d
+from vendor_models.motion.skeleton import model_to_blender
 
 SALSA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cmu" / "bvh_daz"
 TEXTS = ["the two dance salsa and he turns her to the left", "they hold hands and step clockwise"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vendor_models.clip import Clip
 from vendor_models.evaluation import metrics
 from vendor_models.evaluation.physical import CAPSULE_RADII, physical_metrics, segment_distances
-from vendor_models.skeleton import PARENTS, REST_DIRECTIONS
+from vendor_models.motion.clip_file import Clip
+from vendor_models.motion.skeleton import PARENTS, REST_DIRECTIONS
 
 RNG = np.random.default_rng
 

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from vendor_models.clip import Clip
 from vendor_models.data.build import ensure_cache
+from vendor_models.motion.clip_file import Clip
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = Path(__file__).with_name("old_blender_smoke.py")

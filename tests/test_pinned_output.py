@@ -13,15 +13,15 @@ import pytest
 import torch
 
 from vendor_models.data.build import ensure_cache
-from vendor_models.generator import DEFAULT_CHECKPOINT, Generator
-from vendor_models.clip import Clip
+from vendor_models.generation.generator import DEFAULT_CHECKPOINT, Generator
+from vendor_models.motion.clip_file import Clip
 
 torch.set_num_threads(1)
 
 #: sha256 of the float32 positions and rotations and the bool contacts, in that order
 PINNED = {
     "generate": "0673407939dab6d132c7cbfb1b0f86633dc88b75d617929ff7f23aa47effbf5b",
-    "react": "49fa5c67eae5c2a43c8f68582118e39b24d391b8588adcc3901c3ab6c30ea4ed",
+    "react": "7e2a81bc6a3a09349fed790641d7138a589a3e8b2e09e741b1554faf6b41257f",
 }
 
 

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vendor_models.clip import Clip
-from vendor_models.preview import PERSON_COLOURS, PreviewError, frame_durations, parse_frames, preview
-from vendor_models.skeleton import PARENTS, REST_DIRECTIONS
+from vendor_models.cli.preview_gif import PERSON_COLOURS, PreviewError, frame_durations, parse_frames, preview
+from vendor_models.motion.clip_file import Clip
+from vendor_models.motion.skeleton import PARENTS, REST_DIRECTIONS
 
 REPO = Path(__file__).resolve().parents[1]
 

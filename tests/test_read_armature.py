@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from h4_scenes import SALSA_A, daz_bvh_rig, fresh_scene, metarig, mixamo_apose_cm_rig, salsa_clip
 
-from intermask_blender.bake import bake_clip, read_clip
-from intermask_blender.read_armature import placement_of
-from intermask_blender.bonemap import bone_map_for
-from intermask_blender.retarget import pin_feet
-from intermask_blender.rig import PLACEMENT_KEY, Placement
-from vendor_models.clip import ClipError
+from intermask_blender.baking.bake import bake_clip, read_clip
+from intermask_blender.rigs.bonemap import bone_map_for
+from intermask_blender.rigs.read_armature import placement_of
+from intermask_blender.rigs.retarget import pin_feet
+from intermask_blender.rigs.rig_rest import PLACEMENT_KEY, Placement
 from vendor_models.data.convert import convert
-from vendor_models.rotations import quat_angle
-from vendor_models.skeleton import JOINT_INDEX
+from vendor_models.motion.clip_file import ClipError
+from vendor_models.motion.rotations import quat_angle
+from vendor_models.motion.skeleton import JOINT_INDEX
 
 FRAMES = 120
 

@@ -12,19 +12,27 @@ import bpy
 import numpy as np
 import pytest
 from h4_scenes import (
-    SALSA_A, SALSA_B, daz_bvh_rig, fresh_scene, generated_rigify, joint_world_positions, metarig, mixamo_apose_cm_rig,
-    salsa_clip, ue4_rig_with_root,
+    SALSA_A,
+    SALSA_B,
+    daz_bvh_rig,
+    fresh_scene,
+    generated_rigify,
+    joint_world_positions,
+    metarig,
+    mixamo_apose_cm_rig,
+    salsa_clip,
+    ue4_rig_with_root,
 )
 
-from intermask_blender.bake import BakeError, bake_clip
-from intermask_blender.bonemap import PRESETS, bone_map_for
-from intermask_blender.read_armature import read_clip
-from intermask_blender.mannequin import COLOURS, NAMES
-from intermask_blender.retarget import Retargeter, pin_feet, clip_world_rotations
-from intermask_blender.rig import Placement, rig_rest
-from intermask_blender.rigs import resolve_rig
-from vendor_models.clip import Clip, ClipError
-from vendor_models.skeleton import JOINT_INDEX, JOINT_NAMES, PARENTS
+from intermask_blender.baking.bake import BakeError, bake_clip
+from intermask_blender.rigs.bonemap import PRESETS, bone_map_for
+from intermask_blender.rigs.mannequin import COLOURS, NAMES
+from intermask_blender.rigs.read_armature import read_clip
+from intermask_blender.rigs.retarget import Retargeter, clip_world_rotations, pin_feet
+from intermask_blender.rigs.rig_rest import Placement, rig_rest
+from intermask_blender.rigs.rig_specs import resolve_rig
+from vendor_models.motion.clip_file import Clip, ClipError
+from vendor_models.motion.skeleton import JOINT_INDEX, JOINT_NAMES, PARENTS
 
 FRAMES = 150
 
@@ -276,8 +284,8 @@ def test_mannequins_carry_joint_names_skinned_capsules_and_two_colours() -> None
 def test_euler_keys_are_the_same_rotation_blender_would_build(order: str) -> None:
     from mathutils import Euler
 
-    from intermask_blender.bake import matrix_to_euler
-    from vendor_models.rotations import quat_to_matrix
+    from intermask_blender.baking.bake import matrix_to_euler
+    from vendor_models.motion.rotations import quat_to_matrix
 
     rng = np.random.default_rng(3)
     quats = rng.normal(size=(100, 4))
@@ -309,7 +317,7 @@ def test_bake_command_writes_a_blend_with_the_actions(tmp_path: Path) -> None:
 
     clip_path = salsa_clip(45).save(tmp_path / "pair.npz")
     out = tmp_path / "scene.blend"
-    command = [sys.executable, "-m", "intermask_blender.cli", "bake", str(clip_path), "--rig", "rigify-rig", "--rig", "mannequin", "--out", str(out), "--json"]
+    command = [sys.executable, "-m", "intermask_blender.commands.main", "bake", str(clip_path), "--rig", "rigify-rig", "--rig", "mannequin", "--out", str(out), "--json"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
@@ -323,7 +331,7 @@ def test_bake_command_writes_a_blend_with_the_actions(tmp_path: Path) -> None:
 
 
 def test_rig_specs_from_blend_and_fbx_files(tmp_path: Path) -> None:
-    from intermask_blender.rigs import RigError
+    from intermask_blender.rigs.rig_specs import RigError
 
     scene = fresh_scene()
     resolve_rig("mannequin", scene, 1)
@@ -374,7 +382,7 @@ def test_root_motion_goes_to_the_root_bone_where_the_rig_has_one() -> None:
 
 def test_capsule_fallback_without_trimesh_has_the_same_shape() -> None:
     """Inside a Blender without trimesh the mannequin's capsules come from bmesh; same extent, closed."""
-    from intermask_blender.mannequin import _capsule, _capsule_bmesh
+    from intermask_blender.rigs.mannequin import _capsule, _capsule_bmesh
 
     for length, radius in ((0.4, 0.05), (0.1, 0.12)):
         (tri_v, _), (bm_v, bm_f) = _capsule(length, radius), _capsule_bmesh(length, radius)

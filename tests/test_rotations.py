@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vendor_models import rotations as R
+from vendor_models.motion import rotations as R
 
 RNG = np.random.default_rng(7)
 

@@ -7,11 +7,11 @@ import math
 import pytest
 import torch
 
-from vendor_models.generation_errors import Cancelled
+from vendor_models.generation.errors import Cancelled
+from vendor_models.generation.sampling import sample_tokens, top_k_filter
 from vendor_models.models.transformer.config import TransformerConfig
 from vendor_models.models.transformer.model import InterMTransformer
-from vendor_models.protocol import ErrorCode
-from vendor_models.sampling import sample_tokens, top_k_filter
+from vendor_models.motion.protocol import ErrorCode
 
 torch.set_num_threads(1)
 CFG = TransformerConfig(num_codes=40, token_dim=16, dim=16, heads=2, layers=1, ff=32, dropout=0.0, text_dim=8)

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vendor_models import protocol, skeleton
-from vendor_models.clip import Clip, ClipError, stack_people
+from vendor_models.motion import protocol, skeleton
+from vendor_models.motion.clip_file import Clip, ClipError, stack_people
 
 # --- skeleton -------------------------------------------------------------------------------------
 

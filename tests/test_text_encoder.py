@@ -7,8 +7,14 @@ import os
 import pytest
 import torch
 
-from vendor_models.models.text_encoder import (ClipTextEncoder, MiniLMEncoder, TextEncoderError, load_text_encoder,
-                                               minilm_path, non_english_warning)
+from vendor_models.models.text.sentence_encoder import (
+    ClipTextEncoder,
+    MiniLMEncoder,
+    TextEncoderError,
+    load_text_encoder,
+    minilm_path,
+    non_english_warning,
+)
 
 
 @pytest.fixture(scope="module")

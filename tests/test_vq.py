@@ -10,14 +10,21 @@ import numpy as np
 import pytest
 import torch
 
-from vendor_models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from vendor_models.data.build import load_split
-from vendor_models.features import joint_channels
-from vendor_models.models.config import PRESETS, VQConfig, VQPreset, VQTrainConfig, config_from_dict, config_to_dict
+from vendor_models.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from vendor_models.models.vq import VQVAE
+from vendor_models.models.vq.config import (
+    PRESETS,
+    VQConfig,
+    VQPreset,
+    VQTrainConfig,
+    config_from_dict,
+    config_to_dict,
+)
 from vendor_models.models.vq.losses import vq_losses
 from vendor_models.models.vq.persist import load_vq, vq_checkpoint
 from vendor_models.models.vq.quantizer import EMAQuantizer
+from vendor_models.motion.features import joint_channels
 from vendor_models.training import train_vq
 from vendor_models.training.datasets import WindowSet, feature_stats, person_sequences, segment_starts
 

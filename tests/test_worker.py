@@ -22,24 +22,24 @@ from typing import Iterator, TypeVar
 import numpy as np
 import pytest
 
-from intermask_blender import worker_client
-from intermask_blender.worker_client import JobFailed, WorkerClient, WorkerClientError, run_job
-from vendor_models import protocol as P
-from vendor_models.clip import Clip
+from intermask_blender.client.worker_client import JobFailed, WorkerClient, WorkerClientError, run_job
+from vendor_models.motion import protocol as P
+from vendor_models.motion import worker_launch
+from vendor_models.motion.clip_file import Clip
 
 pytestmark = pytest.mark.timeout(120)
 
 # None = the shipped default the worker loads on its own; the variable points the tests at another one.
 CHECKPOINT: Path | None = Path(os.environ["INTERMASK_TEST_CHECKPOINT"]) if os.environ.get("INTERMASK_TEST_CHECKPOINT") else None
 START_TIMEOUT = 60.0
-MODEL_DIR = CHECKPOINT or worker_client.vendor_root() / "vendor_models" / "checkpoints" / "default"
+MODEL_DIR = CHECKPOINT or worker_launch.vendor_root() / "vendor_models" / "checkpoints" / "default"
 #: A model is complete once its transformer is there (the VQ-VAE ships first), as in the other suites.
 MODEL_MISSING = None if (MODEL_DIR / "transformer.pt").is_file() else f"no complete model at {MODEL_DIR}"
 M = TypeVar("M", bound=P.Message)
 
 
 def worker_env() -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=str(worker_client.vendor_root()), PYTHONSAFEPATH="1")
+    return dict(os.environ, PYTHONPATH=str(worker_launch.vendor_root()), PYTHONSAFEPATH="1")
 
 
 def wait_for(client: WorkerClient, predicate, timeout: float = 30.0) -> list[P.Message]:

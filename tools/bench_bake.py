@@ -13,22 +13,22 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import bpy
 import numpy as np
 
-from intermask_blender import bonemap
-from intermask_blender.bake import bake_clip, pose_channels
-from intermask_blender.bonemap import bone_map_for
-from intermask_blender.keys import write_action
-from intermask_blender.retarget import retarget
-from intermask_blender.rig import place, rig_rest
-from intermask_blender.rigs import resolve_rig
-from vendor_models.clip import Clip
+from intermask_blender.baking.bake import bake_clip, pose_channels
+from intermask_blender.baking.keys import write_action
+from intermask_blender.rigs import bonemap
+from intermask_blender.rigs.bonemap import bone_map_for
+from intermask_blender.rigs.retarget import retarget
+from intermask_blender.rigs.rig_rest import place, rig_rest
+from intermask_blender.rigs.rig_specs import resolve_rig
 from vendor_models.data.build import ensure_cache
+from vendor_models.motion.clip_file import Clip
 
 REPO = Path(__file__).resolve().parents[1]
 

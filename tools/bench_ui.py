@@ -24,8 +24,8 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import bpy  # noqa: E402  (first: it puts Blender's addon_utils on the path)
 import addon_utils  # noqa: E402
+import bpy  # noqa: E402  (first: it puts Blender's addon_utils on the path)
 
 
 def run(jobs: int, seconds: float, checkpoint: str) -> dict[str, float]:
@@ -33,7 +33,7 @@ def run(jobs: int, seconds: float, checkpoint: str) -> dict[str, float]:
     addon_utils.enable("intermask_blender", default_set=True)
     prefs = bpy.context.preferences.addons["intermask_blender"].preferences
     prefs.checkpoint, prefs.device = checkpoint, "cpu"
-    from intermask_blender import job
+    from intermask_blender.client import job
 
     scene = bpy.context.scene
     scene.render.fps = 30

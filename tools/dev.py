@@ -83,7 +83,7 @@ def main() -> int:
     if job == "setup":
         return 0
     if job == "demo":
-        return run(PYTHON, "-m", "intermask_blender.demo", check=False)
+        return run(PYTHON, "-m", "intermask_blender.commands.demo", check=False)
     ensure_old_blenders()
     typed = run(PYTHON, "-m", "mypy", "intermask_blender", check=False)
     tests = run(PYTHON, "-m", "pytest", "tests", *sys.argv[2:], check=False)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..clip import Clip, ClipError
+from ..motion.clip_file import Clip, ClipError
 from .bvh import BvhError
 from .convert import CONVERTER_VERSION, convert
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..rotations import euler_to_matrix
+from ..motion.rotations import euler_to_matrix
 
 
 class BvhError(ValueError):

@@ -34,13 +34,22 @@ from typing import Any
 
 import numpy as np
 
-from ..clip import Clip, ClipError
-from ..features import canonicalise, detect_contacts, facing_angle, resample
-from ..rotations import (
-    best_fit_rotation, local_from_world, matrix_to_quat, quat_between, quat_inverse, quat_multiply, quat_normalize,
-    quat_rotate, yaw_quat,
+from ..motion.canonical import canonicalise, facing_angle
+from ..motion.clip_file import Clip, ClipError
+from ..motion.contacts import detect_contacts
+from ..motion.resampling import resample
+from ..motion.rotations import (
+    best_fit_rotation,
+    local_from_world,
+    matrix_to_quat,
+    quat_between,
+    quat_inverse,
+    quat_multiply,
+    quat_normalize,
+    quat_rotate,
+    yaw_quat,
 )
-from ..skeleton import FPS, JOINT_INDEX, NUM_JOINTS, PARENTS, REST_DIRECTIONS
+from ..motion.skeleton import FPS, JOINT_INDEX, NUM_JOINTS, PARENTS, REST_DIRECTIONS
 from .bvh import BvhError, BvhMotion, read_bvh
 from .joint_maps import SKELETONS, identify, map_joints
 
@@ -264,7 +273,7 @@ def convert(paths: list[str | Path], fps: float | None = None, meta: dict[str, A
     resampled = [resample(p.positions[start:], local_from_world(p.world[start:], PARENTS), p.fps) for p in people]
     positions = np.stack([r[0] for r in resampled], axis=1)
     rotations = np.stack([r[1] for r in resampled], axis=1)
-    positions, rotations = canonicalise(positions, rotations, shared_floor=True)
+    positions, rotations, _ = canonicalise(positions, rotations, shared_floor=True)
     contacts = np.moveaxis(detect_contacts(np.moveaxis(positions, 1, 0)), 0, 1)
     info = dict(meta or {})
     info.update({"source": "cmu", "people": [p.info for p in people], "model": "mocap", "unsettled_frames_dropped": start})

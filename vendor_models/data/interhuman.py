@@ -24,10 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..clip import Clip
-from ..features import FEATURE_DIM, detect_contacts, facing_angle, mirror, mirror_text, pair_features
-from ..rotations import sixd_to_quat, yaw_quat
-from ..skeleton import NUM_JOINTS, blender_to_model
+from ..motion.canonical import facing_angle
+from ..motion.clip_file import Clip
+from ..motion.contacts import detect_contacts
+from ..motion.features import FEATURE_DIM, mirror, pair_features
+from ..motion.rotations import sixd_to_quat, yaw_quat
+from ..motion.skeleton import NUM_JOINTS, blender_to_model
+from .text_mirror import mirror_text
 
 RAW_COLUMNS = 492
 POSITION_COLUMNS = slice(0, NUM_JOINTS * 3)

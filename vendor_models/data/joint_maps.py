@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..skeleton import JOINT_NAMES, NUM_JOINTS
+from ..motion.skeleton import JOINT_NAMES, NUM_JOINTS
 from .bvh import BvhError, BvhMotion
 
 

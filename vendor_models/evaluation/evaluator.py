@@ -29,8 +29,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from ..features import CONTACT, FEATURE_DIM
+from ..models.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from ..motion.features import CONTACT, FEATURE_DIM
 
 MOTION_DIM = 2 * (FEATURE_DIM - 4)
 EVALUATOR_DIR = Path(__file__).resolve().parents[1] / "checkpoints" / "evaluator"

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..clip import Clip
-from ..features import CONTACT_HEIGHTS
-from ..skeleton import CONTACT_JOINTS, PARENTS, bone_lengths
+from ..motion.clip_file import Clip
+from ..motion.contacts import CONTACT_HEIGHTS
+from ..motion.skeleton import CONTACT_JOINTS, PARENTS, bone_lengths
 
 #: Capsule radius (m) of the bone ending at joint j (index j-1): hips, spine, legs, feet, neck, collars,
 #: head, upper arms, forearms. Deliberately slimmer than a body, so only clear overlaps count.

@@ -25,13 +25,20 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from ..clip import Clip
 from ..data.build import load_split
-from ..protocol import DEFAULT_GUIDANCE, DEFAULT_STEPS
-from ..features import POS
+from ..motion.clip_file import Clip
+from ..motion.features import POS
+from ..motion.protocol import DEFAULT_GUIDANCE, DEFAULT_STEPS
 from .evaluator import Evaluator
 from .metrics import (
-    R_PRECISION_PERMUTATIONS, diversity, fid, mm_dist, multimodality, r_precision, summarize, wasserstein_1d,
+    R_PRECISION_PERMUTATIONS,
+    diversity,
+    fid,
+    mm_dist,
+    multimodality,
+    r_precision,
+    summarize,
+    wasserstein_1d,
 )
 from .physical import partner_distances, physical_metrics
 from .train_evaluator import TRAIN_CAPTIONS, TRAIN_STRIDE
@@ -135,7 +142,7 @@ def react_clips(generator: Any, windows: list[Window], picks: np.ndarray, seed: 
 def vq_reconstruction(vq: Any, windows: list[Window]) -> tuple[list[Clip], float]:
     """Encode/decode every person of every window as generation decodes (smoothed); returns the
     reconstructed clips and MPJPE in mm."""
-    from ..features import clip_from_features, smooth_decoded
+    from ..motion.features import clip_from_features, smooth_decoded
     feats = window_features([w.clip for w in windows])  # [B, T-1, 2, 262]
     t = feats.shape[1] // 4 * 4
     x = torch.from_numpy(feats[:, :t]).permute(0, 2, 1, 3).reshape(-1, t, feats.shape[-1])

@@ -29,7 +29,7 @@ from .windows import WINDOW_FRAMES, Window, load_windows, window_features
 
 def sentence_encoder() -> SentenceCache:
     """The project's offline MiniLM sentence encoder (frozen), behind the on-disk sentence cache."""
-    from ..models.text_encoder import MiniLMEncoder
+    from ..models.text.sentence_encoder import MiniLMEncoder
     return SentenceCache(MiniLMEncoder())
 
 

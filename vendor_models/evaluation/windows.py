@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..captioner import describe
-from ..clip import Clip
-from ..features import mirror, pair_features
-from ..skeleton import FPS
+from ..data.captioner import describe
+from ..motion.clip_file import Clip
+from ..motion.features import mirror, pair_features
+from ..motion.skeleton import FPS
 
 #: 4 s: long enough for a spin, a few steps and a change of distance; a multiple of 4 for the generator.
 WINDOW_FRAMES = 120

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..clip import Clip, ClipError
-from ..features import FEATURE_DIM, mirror_features, pair_features
+from ..motion.clip_file import Clip, ClipError
+from ..motion.features import FEATURE_DIM, mirror_features, pair_features
 
 SEGMENT_FRAMES = 301        # 300 feature rows = 10 s, the longest generated clip
 SEGMENT_HOP = 150

@@ -22,13 +22,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..captioner import CaptionError, facts, measure
-from ..captioner_phrases import compose
-from ..clip import Clip, ClipError
-from ..features import canonicalise_clip, mirror, pair_features
-from ..models.text_encoder import TextEncoder
+from ..data.captioner import CaptionError, facts, measure
+from ..data.captioner_phrases import compose
+from ..models.text.sentence_encoder import TextEncoder
 from ..models.transformer.persist import file_key
 from ..models.vq.vqvae import VQVAE
+from ..motion.canonical import canonicalise_clip
+from ..motion.clip_file import Clip, ClipError
+from ..motion.features import mirror, pair_features
 
 WINDOW_ROWS = 300                      # feature rows per window (10 s at 30 fps)
 BUCKETS = (15, 30, 45, 75)             # caption prefixes, in token steps (4 frames each)

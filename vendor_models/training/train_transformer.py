@@ -19,15 +19,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..data.build import REPO_ROOT, load_split
-from ..generator import DEFAULT_CHECKPOINT
-from ..models.config import config_to_dict
-from ..models.text_encoder import MiniLMEncoder, TextEncoderError
+from ..generation.generator import DEFAULT_CHECKPOINT
+from ..models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..models.text.sentence_encoder import MiniLMEncoder, TextEncoderError
 from ..models.transformer.config import ObjectiveConfig, TransformerTrainConfig, preset
 from ..models.transformer.model import InterMTransformer
 from ..models.transformer.objective import masked_token_loss
 from ..models.transformer.persist import file_key, transformer_checkpoint
+from ..models.vq.config import config_to_dict
 from ..models.vq.persist import load_vq
 from .token_data import TokenSet, build_token_set
 

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..data.build import load_split
-from ..models.config import VQTrainConfig, config_to_dict, preset
+from ..models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..models.vq import VQVAE
+from ..models.vq.config import VQTrainConfig, config_to_dict, preset
 from ..models.vq.losses import vq_losses
 from ..models.vq.persist import load_vq, vq_checkpoint
 from .datasets import SEGMENT_FRAMES, WindowSet, check_stats, feature_stats, person_sequences

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ..config import preset as vq_preset
+from ..vq.config import preset as vq_preset
 
 #: Spatial token groups per time step (the VQ maps 22 joints → 5 groups).
 NUM_GROUPS = 5

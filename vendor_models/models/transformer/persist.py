@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from ...checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from ..config import config_from_dict, config_to_dict
+from ..checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from ..vq.config import config_from_dict, config_to_dict
 from .config import TransformerConfig
 from .model import InterMTransformer
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ...skeleton import CONTACT_JOINTS, NUM_JOINTS
-from ..config import VQConfig
+from ...motion.skeleton import CONTACT_JOINTS, NUM_JOINTS
+from .config import VQConfig
 from .layers import JointGraphConv, PerJointLinear, act, res_stack
 
 JOINT_UPSAMPLE = (2.2, 2.0)  # 5 → 11 → 22 with nearest-neighbour upsampling

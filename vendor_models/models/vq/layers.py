@@ -11,8 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ...skeleton import NUM_JOINTS, PARENTS
-
+from ...motion.skeleton import NUM_JOINTS, PARENTS
 
 LEAK = 0.2
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from ...skeleton import CONTACT_JOINTS, NUM_JOINTS, PARENTS
+from ...motion.skeleton import CONTACT_JOINTS, NUM_JOINTS, PARENTS
 from .vqvae import CONTACT_SLICE, VQVAE, VQForward
 
 _PARENTS = list(PARENTS[1:])

@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from ...checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from ..config import VQConfig, config_from_dict, config_to_dict
+from ..checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from .config import VQConfig, config_from_dict, config_to_dict
 from .vqvae import VQVAE
 
 KIND = "vq"

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ...features import CONTACT, FEATURE_DIM, POS, ROT, VEL
-from ...skeleton import NUM_JOINTS
-from ..config import VQConfig
+from ...motion.features import CONTACT, FEATURE_DIM, POS, ROT, VEL
+from ...motion.skeleton import NUM_JOINTS
+from .config import VQConfig
 from .encdec import Decoder, Encoder
 from .layers import init_weights
 from .quantizer import EMAQuantizer, QuantizerOutput

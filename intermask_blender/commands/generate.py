@@ -1,0 +1,233 @@
+"""`intermask generate` and `intermask react`: the panel's job, from the command line, into a .blend file.
+
+Same worker client and same bake path as the panel (:mod:`worker_client`, :mod:`results`): the worker
+process generates, this process (bpy, no torch) builds or imports the rigs, bakes and saves.
+
+    intermask generate "PROMPT" --seconds 6 --seed 1 --out scene.blend [--rig SPEC [--rig SPEC]]
+                       [--save-clip clip.npz] [--json]
+    intermask react --partner FILE.bvh|FILE.blend:OBJECT "PROMPT" --out scene.blend [--rig SPEC]
+                    [--partner-fps FPS] [--partner-frames A:B] [...]
+
+SPEC is ``mannequin`` (default), ``rigify``, ``rigify-rig``, ``FILE.blend:OBJECT``, ``FILE.fbx`` or
+``FILE.bvh``; one ``--rig`` serves both people, two are person A and B. In ``react`` the partner is person A and ``--rig``
+is the rig of the generated person B.
+"""
+
+# fake-bpy-module types every context member as Optional and RNA collections as unions of all ID types:
+# mypy: disable-error-code="union-attr,override,attr-defined,assignment"
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import bpy
+
+from ..baking import bake, results
+from ..client import deps
+from ..client.worker_client import JobFailed, WorkerClient, WorkerClientError, run_job
+from ..rigs import bonemap
+from ..rigs import rig_specs as rigs
+from ..seam import clip_file as clipmod
+from ..seam import protocol
+
+#: Failures that end the command with a one-line message instead of a traceback.
+EXPECTED = (deps.WorkerPythonError, JobFailed, WorkerClientError, clipmod.ClipError, bake.BakeError,
+            results.ResultError, bonemap.BoneMapError, rigs.RigError, ValueError, OSError)
+
+
+def _parser(command: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"intermask {command}", description=__doc__.split("\n\n")[0])
+    parser.add_argument("prompt", help="what the two people do")
+    if command == "react":
+        parser.add_argument("--partner", required=True, help="the animated partner: FILE.bvh or FILE.blend:OBJECT")
+        parser.add_argument("--partner-fps", type=float,
+                            help="frames per second of the partner's keys (default: the BVH header's, else 30)")
+        parser.add_argument("--partner-frames", metavar="A:B",
+                            help=f"the partner's frames to react to (default: from its first key, at most "
+                                 f"{protocol.MAX_SECONDS:g} s)")
+    else:
+        parser.add_argument("--seconds", type=float, default=6.0,
+                            help=f"length, {protocol.MIN_SECONDS:g}-{protocol.MAX_SECONDS:g} s (default 6)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, required=True, help="the .blend file to write")
+    parser.add_argument("--rig", action="append", default=[], metavar="SPEC",
+                        help="rig spec; once for both people, twice for A then B (default: mannequin)")
+    parser.add_argument("--save-clip", type=Path, help="also write the generated clip (.npz)")
+    parser.add_argument("--variations", type=int, default=1, help="how many to generate")
+    parser.add_argument("--variation", type=int, default=1, help="which of them to bake (1-based)")
+    parser.add_argument("--guidance", type=float, default=protocol.DEFAULT_GUIDANCE)
+    parser.add_argument("--steps", type=int, default=protocol.DEFAULT_STEPS if command == "generate" else protocol.DEFAULT_REACT_STEPS)
+    parser.add_argument("--checkpoint", type=Path, help="model folder (default: the built-in model)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    return parser
+
+
+def _check_args(args: argparse.Namespace, react: bool) -> None:
+    if args.out.suffix.lower() != ".blend":
+        raise ValueError(f"--out must name a .blend file, not {args.out}")
+    if len(args.rig) > (1 if react else 2):
+        raise ValueError("react takes at most one --rig (for person B)" if react else "at most two --rig options")
+    if not 1 <= args.variation <= args.variations:
+        raise ValueError(f"--variation {args.variation} is not among the {args.variations} variations")
+    if args.checkpoint is not None and not args.checkpoint.is_dir():
+        raise ValueError(f"checkpoint folder not found: {args.checkpoint}")
+    if not react and not protocol.MIN_SECONDS <= args.seconds <= protocol.MAX_SECONDS:
+        raise ValueError(f"--seconds must be within {protocol.MIN_SECONDS:g}-{protocol.MAX_SECONDS:g}, not {args.seconds:g}")
+
+
+def _progress(message: protocol.Progress) -> None:
+    print(f"\r{message.stage} {message.step}/{message.total}", end="", file=sys.stderr, flush=True)
+
+
+def _generate(client: WorkerClient, request: protocol.Generate | protocol.React) -> tuple[protocol.Result, float]:
+    began = time.perf_counter()
+    result = run_job(client, request, _progress)
+    print(file=sys.stderr)
+    return result, time.perf_counter() - began
+
+
+def _new_scene(fps: int = 30) -> bpy.types.Scene:
+    """An empty scene at the model's frame rate (no default cube in the delivered file)."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.data.scenes[0]
+    scene.render.fps, scene.render.fps_base = fps, 1.0
+    scene.frame_start = scene.frame_current = 1
+    return scene
+
+
+def bvh_frame_rate(path: Path) -> float:
+    """The rate a BVH file's header states (its ``Frame Time:`` line)."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if line.strip().lower().startswith("frame time:"):
+                frame_time = float(line.split(":", 1)[1])
+                if frame_time > 0:
+                    return 1.0 / frame_time
+    raise ValueError(f"{path}: no valid 'Frame Time:' line in the BVH header")
+
+
+def _frame_window(text: str | None, action_range: tuple[int, int], fps: float) -> tuple[int, int]:
+    first, last = action_range
+    if text:
+        try:
+            first, last = (int(part) for part in text.split(":"))
+        except ValueError:
+            raise ValueError(f"--partner-frames must look like 10:250, not {text!r}") from None
+        if last <= first:
+            raise ValueError(f"--partner-frames {text}: the end must come after the start")
+    return first, min(last, first + int(protocol.MAX_SECONDS * fps) - 1)
+
+
+def _partner(args: argparse.Namespace, scene: bpy.types.Scene, out_dir: Path) -> tuple[bpy.types.Object, int, Path]:
+    """Import the partner rig with its animation and read it into a one-person clip file.
+
+    Imported keys sit one per scene frame, so the scene runs at the partner's own rate: the partner
+    plays in real time and the generated person is baked at that rate too."""
+    fps = args.partner_fps
+    if fps is None:
+        fps = bvh_frame_rate(Path(args.partner)) if args.partner.lower().endswith(".bvh") else 30.0
+    if not 1.0 <= fps <= 1000.0:
+        raise ValueError(f"--partner-fps must be between 1 and 1000, not {fps:g}")
+    scene.render.fps, scene.render.fps_base = round(fps), round(fps) / fps
+    partner = rigs.resolve_rig(args.partner, scene, 0)
+    anim = partner.animation_data
+    if anim is None or anim.action is None:
+        raise ValueError(f"the partner '{args.partner}' has no animation")
+    start, end = anim.action.frame_range
+    first, last = _frame_window(args.partner_frames, (int(round(start)), int(round(end))), fps)
+    scene.frame_start, scene.frame_end, scene.frame_current = first, last, first
+    path = bake.read_clip(partner, scene, first, last).save(out_dir / "partner.npz")
+    return partner, first, path
+
+
+def run(command: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Generate, bake and save; returns the summary (raises one of :data:`EXPECTED` on bad input)."""
+    react = command == "react"
+    _check_args(args, react)
+    python = deps.resolve_worker_python("auto")
+    client = WorkerClient(python, args.checkpoint, args.device)
+    scene = _new_scene()
+    with tempfile.TemporaryDirectory(prefix="intermask_") as folder:  # clip files live only as long as the job
+        out_dir = Path(folder)
+        common: dict[str, Any] = dict(id=client.new_id(), prompt=args.prompt, seed=args.seed,
+                                      variations=args.variations, guidance=args.guidance, steps=args.steps,
+                                      out_dir=str(out_dir))
+        try:
+            if react:
+                partner, first, partner_path = _partner(args, scene, out_dir)
+                result, gen_s = _generate(client, protocol.React(partner=str(partner_path), **common))
+                people: list[bpy.types.Object | None] = [partner, None]
+            else:
+                first = scene.frame_start
+                result, gen_s = _generate(client, protocol.Generate(seconds=args.seconds, **common))
+                people = [None, None]
+        finally:
+            client.shutdown()
+        clip = results.load_variation(result.clips, args.variation)
+    specs = args.rig or ["mannequin"]
+    for slot in ((1,) if react else (0, 1)):
+        spec = specs[0] if react or len(specs) == 1 else specs[slot]
+        people[slot] = rigs.resolve_rig(spec, scene, slot)
+    began = time.perf_counter()
+    report = results.bake_result(scene, clip, "REACT" if react else "GENERATE", people,
+                                 name=args.prompt, frame_start=first, partner=people[0] if react else None)
+    bake_s = time.perf_counter() - began
+    if args.save_clip:
+        clip.save(args.save_clip)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    bpy.ops.wm.save_as_mainfile(filepath=str(args.out.resolve()), check_existing=False)
+    return {
+        "out": str(args.out), "clip": str(args.save_clip) if args.save_clip else None, "prompt": args.prompt,
+        "seed": args.seed, "variation": args.variation, "frames": report.frames,
+        "fps": scene.render.fps / scene.render.fps_base,
+        "armatures": [obj.name for obj in people if obj is not None],
+        "actions": list(report.actions),
+        "generation_seconds": round(gen_s, 3), "worker_timings": result.timings, "bake_seconds": round(bake_s, 3),
+        "warnings": result.warnings,
+    }
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Blender's C code prints to file descriptor 1 ("Info: Saved as ...", importer logs); point it at
+    stderr meanwhile so stdout carries only our summary (``--json`` output stays parseable)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def main_for(command: str, argv: list[str]) -> int:
+    args = _parser(command).parse_args(argv)
+    try:
+        with _stdout_to_stderr():
+            summary = run(command, args)
+    except EXPECTED as exc:
+        print(f"intermask {command}: error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"wrote {summary['out']}: {summary['frames']} frames at {summary['fps']:g} fps on "
+              f"{', '.join(summary['armatures'])} (generation {summary['generation_seconds']:.2f} s, "
+              f"bake {summary['bake_seconds']:.2f} s)")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """Entry of ``intermask generate``."""
+    return main_for("generate", argv)

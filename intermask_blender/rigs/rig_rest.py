@@ -1,0 +1,229 @@
+"""What the solver needs to know about a target armature, and where a clip stands in the scene.
+
+:class:`RigRest` is a numpy snapshot of an armature's rest pose (bones, parents, rest matrices, the
+object's world matrix), so the solver is plain array maths and never touches bpy per frame.
+:class:`Placement` is the one mapping between clip space (model, Y-up metres) and Blender world space for
+one character: ``world = origin + scale * model_to_blender(model)``. Baking stores it on the armature,
+so reading the armature back is the exact inverse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..seam import skeleton
+from .bonemap import BoneMap, BoneMapError
+
+J = skeleton.JOINT_INDEX
+PLACEMENT_KEY = "intermask_placement"
+#: Thigh + shin length (m) and ankle height above the floor (m) of a typical adult, used only to read an
+#: armature that was never baked by us (no stored placement): clip = world / (rig legs / typical legs).
+TYPICAL_LEG_LENGTH = 0.84
+TYPICAL_ANKLE_HEIGHT = 0.08
+
+
+class ArmatureScaleError(BoneMapError):
+    """The armature object's scale is non-uniform (or sheared). A BoneMapError, so every place that
+    reports an armature it cannot map reports this too; nothing is changed in the scene."""
+
+
+def _check_uniform_scale(armature: Any, world: np.ndarray) -> None:
+    """Bone rotations only stay rotations under uniform scale; say how to fix anything else."""
+    axes = world[:3, :3]
+    scale = np.linalg.norm(axes, axis=0)
+    unit = axes / np.maximum(scale, 1e-12)
+    sheared = np.abs(unit.T @ unit - np.eye(3)).max() > 1e-3
+    if scale.max() > scale.min() * 1.001 or sheared:
+        shown = ", ".join(f"{v:.3g}" for v in scale)
+        raise ArmatureScaleError(
+            f"'{armature.name}' has {'a sheared' if sheared else 'a non-uniform'} world scale ({shown}); bones can "
+            "only be retargeted under uniform scale: apply its scale (Object > Apply > Scale), or its "
+            "parent's, and try again")
+
+
+@dataclass
+class RigRest:
+    """Rest pose of the bones that matter: mapped bones and all their ancestors, parents first."""
+
+    name: str
+    bone_names: list[str]
+    parents: np.ndarray  # [B] index into bone_names, -1 at the top
+    rest: np.ndarray  # [B, 4, 4] Bone.matrix_local (armature space)
+    world: np.ndarray  # [4, 4] the armature object's matrix_world
+    joints: dict[str, int]  # joint name (22 + optional "root") → index into bone_names
+    rotation_modes: list[str]
+    follows: np.ndarray  # [B] bone whose world transform this one copies (a constraint), else -1
+    constrained: np.ndarray  # [B] bool: the bone has constraints
+    pelvis_offset: np.ndarray  # [3] the pelvis joint in the pelvis bone's rest frame (armature units)
+
+    @property
+    def object_rotation(self) -> np.ndarray:
+        """The object's world rotation without its scale (armature space → world directions)."""
+        m = self.world[:3, :3]
+        return m / np.linalg.norm(m, axis=0, keepdims=True)
+
+    @property
+    def object_scale(self) -> float:
+        return float(np.cbrt(abs(np.linalg.det(self.world[:3, :3]))))
+
+    def rest_world(self) -> tuple[np.ndarray, np.ndarray]:
+        """World rest orientations [B,3,3] (no scale) and heads [B,3]."""
+        orient = self.object_rotation @ self.rest[:, :3, :3]
+        heads = self.rest[:, :3, 3] @ self.world[:3, :3].T + self.world[:3, 3]
+        return orient, heads
+
+    def head(self, joint: str) -> np.ndarray:
+        return self.rest_world()[1][self.joints[joint]]
+
+    def pelvis_pivot(self, orient: np.ndarray) -> np.ndarray:
+        """World offset [...,3] from the pelvis bone's head to the pelvis joint, for its world rotations."""
+        return orient @ (self.pelvis_offset * self.object_scale)
+
+    def leg_length(self) -> float:
+        """Mean thigh + shin length in world units (what the clip is scaled to)."""
+        _, heads = self.rest_world()
+        total = 0.0
+        for side in ("left", "right"):
+            hip, knee, ankle = (heads[self.joints[f"{side}_{n}"]] for n in ("hip", "knee", "ankle"))
+            total += float(np.linalg.norm(knee - hip) + np.linalg.norm(ankle - knee))
+        return total / 2.0
+
+    def ankle_height(self) -> float:
+        """World z of the rest ankles: where a standing foot's ankle is on this rig."""
+        return float((self.head("left_ankle")[2] + self.head("right_ankle")[2]) / 2.0)
+
+
+def copied_bone(armature: Any, pose_bone: Any) -> str | None:
+    """The bone whose world transform ``pose_bone`` copies outright, if a constraint makes it do so.
+
+    Control rigs (Rigify's ORG-shoulder copying the shoulder control) hang the bones we key below such
+    copies; the solver must know them, or it would pose the children from the wrong parent. Only an
+    unconditional copy counts: full influence, world to world, not driven.
+    """
+    active = [c for c in pose_bone.constraints if not c.mute]
+    if not active:
+        return None
+    c = active[-1]  # a full world-space copy overrides everything before it, so only the last one counts
+    drivers = armature.animation_data.drivers if armature.animation_data else ()
+    driven = any(d.data_path == f'{pose_bone.path_from_id()}.constraints["{c.name}"].influence' for d in drivers)
+    if (c.type == "COPY_TRANSFORMS" and c.influence == 1.0 and not driven and c.target == armature
+            and c.owner_space == c.target_space == "WORLD" and c.mix_mode == "REPLACE" and c.head_tail == 0.0
+            and c.subtarget in armature.data.bones):
+        return str(c.subtarget)
+    return None
+
+
+def rig_rest(armature: Any, bone_map: BoneMap) -> RigRest:
+    """Snapshot the rest pose of ``armature`` for the bones ``bone_map`` uses (no bpy.ops, no mode change).
+
+    Wanted: the mapped bones, their ancestors, and any bone one of those copies (with its ancestors),
+    ordered so that every bone comes after its parent and after the bone it copies.
+    """
+    bones = armature.data.bones
+    wanted: dict[str, str | None] = {}  # bone → the bone it copies
+    todo = list(bone_map.bones.values())
+    while todo:
+        bone = bones[todo.pop()]
+        while bone is not None and bone.name not in wanted:
+            wanted[bone.name] = copied_bone(armature, armature.pose.bones[bone.name])
+            todo += [c for c in (wanted[bone.name],) if c is not None]
+            bone = bone.parent
+    depth: dict[str, int] = {}
+
+    def depth_of(name: str) -> int:
+        if name not in depth:
+            depth[name] = 0  # a copy cycle stops here instead of recursing forever
+            before = [b for b in (bones[name].parent.name if bones[name].parent else None, wanted[name]) if b]
+            depth[name] = 1 + max((depth_of(b) for b in before), default=-1)
+        return depth[name]
+
+    order = [b.name for b in bones if b.name in wanted]
+    order.sort(key=depth_of)  # parents and copied bones first
+    index = {n: i for i, n in enumerate(order)}
+    parents = np.array([index[bones[n].parent.name] if bones[n].parent else -1 for n in order], dtype=np.int64)
+    rest = np.array([np.array(bones[n].matrix_local) for n in order], dtype=np.float64)
+    pelvis = index[bone_map.bones["pelvis"]]
+    pelvis_offset = np.zeros(3)
+    if bone_map.pelvis_pivot is not None:
+        pelvis_offset = rest[pelvis, :3, :3].T @ (np.array(bones[bone_map.pelvis_pivot].head_local) - rest[pelvis, :3, 3])
+    world = np.array(armature.matrix_world, dtype=np.float64)
+    _check_uniform_scale(armature, world)
+    return RigRest(
+        name=armature.name,
+        bone_names=order,
+        parents=parents,
+        rest=rest,
+        world=world,
+        joints={j: index[b] for j, b in bone_map.bones.items()},
+        rotation_modes=[armature.pose.bones[n].rotation_mode for n in order],
+        follows=np.array([index[wanted[n]] if wanted[n] else -1 for n in order], dtype=np.int64),
+        constrained=np.array([len(armature.pose.bones[n].constraints) > 0 for n in order]),
+        pelvis_offset=pelvis_offset,
+    )
+
+
+@dataclass
+class Placement:
+    """Clip space → world for one character: ``world = origin + scale * model_to_blender(model)``."""
+
+    scale: float
+    origin: np.ndarray  # [3] world position of the clip's origin on its floor
+
+    def to_world(self, model_points: np.ndarray) -> np.ndarray:
+        return self.origin + self.scale * skeleton.model_to_blender(np.asarray(model_points, dtype=np.float64))
+
+    def to_model(self, world_points: np.ndarray) -> np.ndarray:
+        return skeleton.blender_to_model((np.asarray(world_points, dtype=np.float64) - self.origin) / self.scale)
+
+    def store(self, armature: Any) -> None:
+        armature[PLACEMENT_KEY] = [float(self.scale), *map(float, self.origin)]
+
+    @classmethod
+    def stored(cls, armature: Any) -> "Placement | None":
+        values = armature.get(PLACEMENT_KEY)
+        if values is None or len(values) != 4:
+            return None
+        return cls(float(values[0]), np.array(values[1:], dtype=np.float64))
+
+
+def clip_leg_length(positions: np.ndarray) -> float:
+    """Median thigh + shin length (m) of one person's [T,22,3] positions, both sides averaged."""
+    total = np.zeros(positions.shape[0])
+    for side in ("left", "right"):
+        hip, knee, ankle = (positions[:, J[f"{side}_{n}"]] for n in ("hip", "knee", "ankle"))
+        total += np.linalg.norm(knee - hip, axis=-1) + np.linalg.norm(ankle - knee, axis=-1)
+    return float(np.median(total) / 2.0)
+
+
+def standing_ankle_height(positions: np.ndarray, contacts: np.ndarray) -> float:
+    """Clip ankle height (m, model Y) while the foot is planted; 5th percentile when it never is."""
+    heights = positions[:, [J["left_ankle"], J["right_ankle"]], 1]
+    planted = contacts[:, [0, 2]]
+    if planted.any():
+        return float(np.median(heights[planted]))
+    return float(np.percentile(heights, 5))
+
+
+def place(positions: np.ndarray, contacts: np.ndarray, rig: RigRest, anchor_xy: np.ndarray) -> Placement:
+    """Scale the clip by leg length and stand it on the rig's floor, its origin at ``anchor_xy``.
+
+    The floor is where the rig's rest ankles are when the clip's ankles are planted, so feet neither
+    float nor sink whatever the rig's foot height.
+    """
+    clip_legs = clip_leg_length(positions)
+    if not clip_legs > 1e-6:
+        raise ValueError("the clip's legs have zero length")
+    scale = rig.leg_length() / clip_legs
+    floor = rig.ankle_height() - scale * standing_ankle_height(positions, contacts)
+    return Placement(scale, np.array([anchor_xy[0], anchor_xy[1], floor], dtype=np.float64))
+
+
+def default_placement(rig: RigRest) -> Placement:
+    """Placement for reading an armature we never baked: typical human legs, origin under the object."""
+    scale = rig.leg_length() / TYPICAL_LEG_LENGTH
+    floor = rig.ankle_height() - scale * TYPICAL_ANKLE_HEIGHT
+    return Placement(scale, np.array([rig.world[0, 3], rig.world[1, 3], floor], dtype=np.float64))
+

@@ -1,0 +1,227 @@
+"""The panel's buttons. Every failure ends as an operator report plus the status line, never a traceback.
+
+Generate only starts a job (the scene is not touched until Apply); Apply is the one operator that
+changes the scene, and it does so as a single undo step.
+"""
+
+# fake-bpy-module types every context member as Optional and RNA collections as unions of all ID types:
+# mypy: disable-error-code="union-attr,override,attr-defined,assignment"
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import cast
+
+import bpy
+
+from ..baking import bake, results
+from ..baking import preview_figures as preview
+from ..client import job
+from ..client.deps import WorkerPythonError
+from ..seam import clip_file as clipmod
+from ..seam import protocol
+from . import preferences, properties
+
+#: Errors a button turns into a report; anything else is a bug and may show a traceback.
+USER_ERRORS = (ValueError, RuntimeError, OSError, clipmod.ClipError)
+
+
+def _scene(context: bpy.types.Context) -> bpy.types.Scene:
+    """The operator's scene: never None while an operator runs, whatever the type stubs say."""
+    return cast(bpy.types.Scene, context.scene)
+
+
+def _fail(op: bpy.types.Operator, settings: bpy.types.PropertyGroup, message: str) -> set[str]:
+    settings.status = message
+    settings.status_is_error = True
+    op.report({"ERROR"}, message)
+    return {"CANCELLED"}
+
+
+def partner_clip(context: bpy.types.Context, out_dir: Path) -> tuple[bpy.types.Object, int, Path]:
+    """Read the active animated armature (React's person A) into a one-person clip file; returns the
+    partner, the scene frame its window starts on (person B's keys start there too) and the file."""
+    partner = context.active_object
+    if partner is None or partner.type != "ARMATURE":
+        raise ValueError("React needs the animated partner armature to be the active object")
+    anim = partner.animation_data
+    if anim is None or (anim.action is None and not anim.nla_tracks):
+        raise ValueError(f"'{partner.name}' has no animation to react to")
+    scene = context.scene
+    first, last = scene.frame_start, scene.frame_end
+    if anim.action is not None:
+        first, last = (int(round(f)) for f in anim.action.frame_range)
+    longest = int(protocol.MAX_SECONDS * scene.render.fps / scene.render.fps_base)
+    last = min(last, first + longest - 1)
+    clip = bake.read_clip(partner, scene, first, last)
+    return partner, first, clip.save(out_dir / "partner.npz")
+
+
+class INTERMASK_OT_generate(bpy.types.Operator):
+    """Generate motion in the background; the scene stays untouched until Apply"""
+
+    bl_idname = "intermask.generate"
+    bl_label = "Generate"
+    bl_options = {"REGISTER"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        settings = context.scene.intermask
+        if job.busy():
+            return _fail(self, settings, "A job is already running: wait for it or press Cancel")
+        out_dir: Path | None = None
+        try:
+            prompt, prompts = properties.prompts_of(settings)
+            if not prompt:
+                raise ValueError("The prompt is empty: describe what the two people do")
+            config = preferences.worker_config(context)
+            out_dir = job.new_job_folder()
+            common = dict(id=f"job-{random.getrandbits(32):08x}", prompt=prompt, seed=settings.seed,
+                          variations=settings.variations, guidance=settings.guidance, steps=settings.steps,
+                          out_dir=str(out_dir))
+            request: protocol.Generate | protocol.React
+            partner_name, first = "", 0
+            if settings.mode == "REACT":
+                partner, first, path = partner_clip(context, out_dir)
+                partner_name = partner.name
+                request = protocol.React(partner=str(path), **common)  # type: ignore[arg-type]
+            else:
+                request = protocol.Generate(prompts=prompts, seconds=settings.seconds, **common)  # type: ignore[arg-type]
+            job.start(_scene(context), request, config, partner=partner_name, first_frame=first)
+        except (WorkerPythonError, job.JobError, bake.BakeError, *USER_ERRORS) as exc:
+            job.discard_folder(out_dir)
+            return _fail(self, settings, str(exc))
+        self.report({"INFO"}, f"InterMask: generating '{prompt}'")
+        return {"FINISHED"}
+
+
+class INTERMASK_OT_cancel(bpy.types.Operator):
+    """Stop the running job; the scene is left as it was"""
+
+    bl_idname = "intermask.cancel"
+    bl_label = "Cancel"
+    bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return job.busy()
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        job.cancel()
+        context.scene.intermask.status = "Cancelling…"
+        return {"FINISHED"}
+
+
+class INTERMASK_OT_apply(bpy.types.Operator):
+    """Bake the chosen variation onto the rigs (empty slots get the mannequin); one undo step reverts it"""
+
+    bl_idname = "intermask.apply"
+    bl_label = "Apply"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return not job.busy() and len(context.scene.intermask.results) > 0
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        scene = _scene(context)
+        settings = scene.intermask
+        paths = [item.name for item in settings.results]
+        rigs_by_person = [settings.armature_a, settings.armature_b]
+        try:
+            clip = results.load_variation(paths, settings.variation)
+            slots = results.people_to_bake(clip, settings.result_mode)[1]
+            partner = scene.objects.get(settings.result_partner)
+            if settings.result_mode == "REACT" and partner is not None and rigs_by_person[1] == partner:
+                raise results.ResultError(f"Person B's rig '{partner.name}' is the partner itself: pick another rig")
+            start = settings.result_start if settings.result_mode == "REACT" else None  # in step with the partner
+            report = results.bake_result(scene, clip, settings.result_mode, rigs_by_person,
+                                         name=settings.result_prompt or "InterMask", frame_start=start,
+                                         partner=partner)
+        except (results.ResultError, bake.BakeError, *USER_ERRORS) as exc:
+            return _fail(self, settings, str(exc))
+        preview.discard(scene)
+        for slot, name in zip(slots, report.armatures):  # the next Apply reuses these rigs (old keys go to NLA)
+            setattr(settings, ("armature_a", "armature_b")[slot], scene.objects[name])
+        names = ", ".join(report.actions)
+        settings.status = f"Applied variation {settings.variation}: {report.frames} frames → {names}"
+        settings.status_is_error = False
+        self.report({"INFO"}, settings.status)
+        return {"FINISHED"}
+
+
+class INTERMASK_OT_preview(bpy.types.Operator):
+    """Show the chosen variation on temporary stick figures (removed on Apply or Discard)"""
+
+    bl_idname = "intermask.preview"
+    bl_label = "Preview"
+    bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return len(context.scene.intermask.results) > 0
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        settings = context.scene.intermask
+        try:
+            clip = results.load_variation([item.name for item in settings.results], settings.variation)
+            preview.show(_scene(context), clip, settings.variation)
+        except (results.ResultError, bake.BakeError, *USER_ERRORS) as exc:
+            return _fail(self, settings, str(exc))
+        settings.status = f"Previewing variation {settings.variation} (stick figures in '{preview.COLLECTION}')"
+        settings.status_is_error = False
+        return {"FINISHED"}
+
+
+class INTERMASK_OT_discard_preview(bpy.types.Operator):
+    """Remove the temporary preview figures"""
+
+    bl_idname = "intermask.discard_preview"
+    bl_label = "Discard Preview"
+    bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return preview.COLLECTION in bpy.data.collections
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        preview.discard(_scene(context))
+        return {"FINISHED"}
+
+
+class INTERMASK_OT_unload(bpy.types.Operator):
+    """Free the model's memory in the worker; the next Generate loads it again"""
+
+    bl_idname = "intermask.unload"
+    bl_label = "Unload Model"
+    bl_options = {"REGISTER"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        settings = context.scene.intermask
+        try:
+            freed = job.unload()
+        except job.JobError as exc:
+            return _fail(self, settings, str(exc))
+        settings.status = "Model unloaded" if freed else "No model loaded"
+        settings.status_is_error = False
+        return {"FINISHED"}
+
+
+class INTERMASK_OT_randomise_seed(bpy.types.Operator):
+    """Pick a new random seed"""
+
+    bl_idname = "intermask.randomise_seed"
+    bl_label = "Randomise Seed"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        context.scene.intermask.seed = random.randrange(0, 2**31 - 1)
+        return {"FINISHED"}
+
+
+CLASSES = (
+    INTERMASK_OT_generate, INTERMASK_OT_cancel, INTERMASK_OT_apply, INTERMASK_OT_preview,
+    INTERMASK_OT_discard_preview, INTERMASK_OT_unload, INTERMASK_OT_randomise_seed,
+)
+
+register, unregister = bpy.utils.register_classes_factory(CLASSES)

@@ -1,0 +1,92 @@
+"""``intermask sample``: generate two-person clips (or a reaction to a partner) from the command line.
+
+    intermask sample "PROMPT" --seconds 6 --seed 1 --out clip.npz [--preview x.gif] [--variations N]
+    intermask sample --react partner.npz|partner.bvh "PROMPT" --out clip.npz
+
+With several variations the files are ``clip.npz``, ``clip_v1.npz``, … (and likewise for the preview).
+Every failure is one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..generation.errors import GenerationError
+from ..motion.clip_file import Clip, ClipError
+from ..motion.protocol import DEFAULT_GUIDANCE, DEFAULT_REACT_STEPS, DEFAULT_STEPS
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="intermask sample", description=__doc__.splitlines()[0])
+    parser.add_argument("prompt", help="what the two people do (English)")
+    parser.add_argument("--out", type=Path, required=True, help="clip file to write (.npz)")
+    parser.add_argument("--seconds", type=float, default=6.0, help="clip length, 1-10 s (default 6)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--variations", type=int, default=1)
+    parser.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE, help="classifier-free guidance scale")
+    parser.add_argument("--steps", type=int, help=f"unmasking steps (default {DEFAULT_STEPS}, {DEFAULT_REACT_STEPS} for --react)")
+    parser.add_argument("--person-a", default="", help="extra prompt for person A")
+    parser.add_argument("--person-b", default="", help="extra prompt for person B")
+    parser.add_argument("--react", type=Path, help="partner clip (.npz, one person) or BVH file: generate its partner")
+    parser.add_argument("--preview", type=Path, help="also draw the clip as a GIF")
+    parser.add_argument("--checkpoint", type=Path, help="checkpoint folder (default: the shipped model)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    return parser.parse_args(argv)
+
+
+def load_partner(path: Path) -> Clip:
+    """A one-person partner from a clip file or a BVH file (converted to our skeleton)."""
+    if path.suffix.lower() == ".bvh":
+        from ..data.bvh import BvhError
+        from ..data.convert import convert
+
+        try:
+            return convert([path])
+        except BvhError as exc:
+            raise ClipError(f"{path}: {exc}") from exc
+    return Clip.load(path)
+
+
+def output_path(out: Path, variation: int, suffix: str) -> Path:
+    base = out.with_suffix(suffix)
+    return base if variation == 0 else base.with_name(f"{base.stem}_v{variation}{suffix}")
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    from ..generation.generator import DEFAULT_CHECKPOINT, Generator
+
+    def progress(step: int, total: int, stage: str) -> None:
+        if stage == "sampling":
+            print(f"\r{stage} {step}/{total}", end="" if step < total else "\n", file=sys.stderr, flush=True)
+
+    try:
+        generator = Generator.load(args.checkpoint or DEFAULT_CHECKPOINT, args.device)
+        if args.react is not None:
+            partner = load_partner(args.react)
+            result = generator.react(partner, args.prompt, seed=args.seed, variations=args.variations,
+                                     guidance=args.guidance, steps=args.steps or DEFAULT_REACT_STEPS, progress=progress)
+        else:
+            prompts = [args.person_a, args.person_b] if (args.person_a or args.person_b) else None
+            result = generator.generate(args.prompt, prompts=prompts, seconds=args.seconds, seed=args.seed,
+                                        variations=args.variations, guidance=args.guidance,
+                                        steps=args.steps or DEFAULT_STEPS, progress=progress)
+        for warning in result.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        for v, clip in enumerate(result.clips):
+            path = clip.save(output_path(args.out, v, ".npz"))
+            print(f"wrote {path} ({clip.num_frames} frames, {clip.seconds:.2f} s)")
+            if args.preview is not None:
+                from .preview_gif import preview
+
+                print(f"wrote {preview(path, output_path(args.preview, v, '.gif'))}")
+        print("timings: " + ", ".join(f"{k} {v:.3f}" for k, v in result.timings.items()))
+    except GenerationError as exc:
+        print(f"intermask sample: {exc.message} [{exc.code}]", file=sys.stderr)
+        return 2
+    except (ClipError, OSError, ValueError) as exc:
+        print(f"intermask sample: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,50 @@
+"""Reaction mode helpers: check and cut the given partner clip, and map generated motion back into the
+partner's world frame.
+
+The model works in the canonical frame of person 1 (``motion.canonical``). For a reaction the partner is
+person 1, so the canonical frame is the partner's own, and :func:`into_partner_world` applies its inverse.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..motion.canonical import canonical_frame
+from ..motion.clip_file import Clip
+from ..motion.protocol import FRAMES_PER_TOKEN, MAX_SECONDS, MIN_SECONDS, ErrorCode
+from ..motion.resampling import resample_clip
+from ..motion.skeleton import FPS
+from .errors import GenerationError
+
+
+def partner_window(partner: object, warnings: list[str]) -> Clip:
+    """The partner as a 30 fps one-person clip of 4·k + 1 frames (k token steps, 1 to 10 s)."""
+    if not isinstance(partner, Clip):
+        raise GenerationError(ErrorCode.BAD_PARTNER, f"the partner must be a clip, got {type(partner).__name__}")
+    if partner.num_people != 1:
+        raise GenerationError(ErrorCode.BAD_PARTNER,
+                              f"the partner clip must hold exactly one person, it has {partner.num_people}")
+    clip = partner
+    if abs(float(partner.fps) - FPS) > 1e-6:
+        clip = resample_clip(partner, FPS)
+        warnings.append(f"the partner clip was resampled from {float(partner.fps):g} fps to {FPS:g} fps")
+    need = int(np.ceil(MIN_SECONDS * FPS))
+    if clip.num_frames - 1 < need:
+        raise GenerationError(ErrorCode.BAD_PARTNER, f"the partner clip is too short: {clip.num_frames} frames, "
+                              f"at least {need + 1} ({MIN_SECONDS:g} s at {FPS:g} fps) are needed")
+    rows = min(clip.num_frames - 1, int(MAX_SECONDS * FPS)) // FRAMES_PER_TOKEN * FRAMES_PER_TOKEN
+    if clip.num_frames - 1 > MAX_SECONDS * FPS:
+        warnings.append(f"the partner clip is longer than {MAX_SECONDS:g} s; only its first {MAX_SECONDS:g} s are used")
+    end = rows + 1
+    return Clip(clip.positions[:end], clip.rotations[:end], clip.contacts[:end], FPS, dict(clip.meta))
+
+
+def into_partner_world(clip: Clip, partner: Clip) -> Clip:
+    """A generated person from the partner's canonical frame back into the partner's world, on its floor.
+
+    ``partner`` is the window whose features conditioned the model; :func:`canonical_frame` is the frame
+    those features were made in, so this is its exact inverse.
+    """
+    frame = canonical_frame(partner.positions)
+    positions, rotations = frame.invert(clip.positions, clip.rotations, floors=frame.floors[:1])
+    return Clip(positions, rotations, clip.contacts, clip.fps, dict(clip.meta))

@@ -1,0 +1,4 @@
+"""Text encoders that turn a prompt into the transformer's condition vector (torch).
+
+Imported by generation, training and evaluation; never by the add-on.
+"""
