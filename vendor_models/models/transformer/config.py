@@ -31,6 +31,9 @@ class TransformerConfig:
     text_layers: int = 0
     text_ff: int = 2048
     groups: int = NUM_GROUPS
+    # Switches that reproduce the authors' released network (models.official); both off for our own files.
+    official_position_code: bool = False  # sin/cos interleaved per frequency, as positional-encodings lays it out
+    doubled_residual: bool = False        # spatio-temporal layer adds its input once per branch, i.e. twice
 
     @property
     def mask_id(self) -> int:

@@ -84,9 +84,11 @@ class InterMBlock(nn.Module):
     4. FFN.
     """
 
-    def __init__(self, dim: int, heads: int, ff: int, dropout: float, groups: int) -> None:
+    def __init__(self, dim: int, heads: int, ff: int, dropout: float, groups: int,
+                 doubled_residual: bool = False) -> None:
         super().__init__()
         self.groups = groups
+        self.doubled_residual = doubled_residual
         self.mod_joint = AdaLN(dim, 6)
         self.self_attn = Attention(dim, heads)
         self.ffn_joint = FeedForward(dim, ff, dropout)
@@ -140,6 +142,10 @@ class InterMBlock(nn.Module):
         tpad = None if pad is None else pad.view(bb * g, steps)
         tmp = self.temporal(tmp, tmp, tpad).view(bb, g, steps, d)
         # the two updates are summed onto ONE residual; InterMask gives each branch its own residual and
-        # sums those, which doubles the residual stream in every block (×2^layers at initialisation)
-        out = grid + per(g_s) * self.drop(spa) + per(g_t) * self.drop(tmp)
+        # sums those, which doubles the residual stream in every block (×2^layers at initialisation).
+        # Its released weights were trained that way, so ``doubled_residual`` reproduces it for them.
+        if self.doubled_residual:
+            out = (grid + per(g_s) * self.drop(spa)) + (grid + per(g_t) * self.drop(tmp))
+        else:
+            out = grid + per(g_s) * self.drop(spa) + per(g_t) * self.drop(tmp)
         return out.reshape(bb, n, d)

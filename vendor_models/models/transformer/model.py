@@ -18,18 +18,38 @@ from .layers import AdaLN, InterMBlock, modulate, norm
 
 
 def sinusoid(positions: torch.Tensor, channels: int) -> torch.Tensor:
-    """``[N] → [N, channels]`` sin/cos code of integer positions."""
+    """``[N] → [N, channels]`` sin/cos code of integer positions: all sines, then all cosines."""
     freqs = torch.exp(torch.arange(0, channels, 2, dtype=torch.float32) * (-math.log(10000.0) / channels))
     angles = positions.float()[:, None] * freqs[None, :]
     return torch.cat([angles.sin(), angles.cos()], dim=-1)[:, :channels]
 
 
-def position_code_2d(groups: int, steps: int, dim: int) -> torch.Tensor:
-    """``[G*L, dim]`` code: the first half of the channels encodes the group, the second the time step."""
-    half = dim // 2
-    g = sinusoid(torch.arange(groups), half)[:, None, :].expand(groups, steps, half)
-    t = sinusoid(torch.arange(steps), dim - half)[None, :, :].expand(groups, steps, dim - half)
-    return torch.cat([g, t], dim=-1).reshape(groups * steps, dim)
+def interleaved_frequencies(dim: int) -> torch.Tensor:
+    """Frequencies of the official 2D code of width ``dim``: each axis gets ``2·ceil(dim/4)`` channels
+    (positional-encodings' PositionalEncoding2D; the release stores them as ``inv_freq``)."""
+    channels = 2 * math.ceil(dim / 4)
+    return 1.0 / 10000 ** (torch.arange(0, channels, 2, dtype=torch.float32) / channels)
+
+
+def interleaved_sinusoid(positions: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
+    """``[N] → [N, 2F]`` code laid out sin, cos per frequency (the official channel order)."""
+    angles = positions.float()[:, None] * freqs[None, :]
+    return torch.stack([angles.sin(), angles.cos()], dim=-1).flatten(1)
+
+
+def position_code_2d(groups: int, steps: int, dim: int, interleaved: bool = False) -> torch.Tensor:
+    """``[G*L, dim]`` code: the first half of the channels encodes the group, the second the time step.
+
+    ``interleaved`` gives the official release's layout (its halves are ``2·ceil(dim/4)`` wide, cut to dim).
+    """
+    if interleaved:
+        freqs = interleaved_frequencies(dim)
+        g, t = interleaved_sinusoid(torch.arange(groups), freqs), interleaved_sinusoid(torch.arange(steps), freqs)
+    else:
+        half = dim // 2
+        g, t = sinusoid(torch.arange(groups), half), sinusoid(torch.arange(steps), dim - half)
+    grid = torch.cat([g[:, None, :].expand(groups, steps, -1), t[None, :, :].expand(groups, steps, -1)], dim=-1)
+    return grid[..., :dim].reshape(groups * steps, dim)
 
 
 class TextHead(nn.Module):
@@ -63,7 +83,7 @@ class InterMTransformer(nn.Module):
         self.token_proj = nn.Linear(config.token_dim, config.dim)
         self.text_head = TextHead(config)
         self.blocks = nn.ModuleList(
-            InterMBlock(config.dim, config.heads, config.ff, config.dropout, config.groups)
+            InterMBlock(config.dim, config.heads, config.ff, config.dropout, config.groups, config.doubled_residual)
             for _ in range(config.layers)
         )
         self.emb_drop = nn.Dropout(config.dropout)
@@ -97,7 +117,7 @@ class InterMTransformer(nn.Module):
         cfg = self.config
         n = g * steps
         x = self.token_proj(self.token_emb(ids.reshape(b, 2, n)))                  # [B, 2, N, D]
-        x = x + position_code_2d(g, steps, cfg.dim).to(x)
+        x = x + position_code_2d(g, steps, cfg.dim, cfg.official_position_code).to(x)
         sep = self.token_proj(self.token_emb.weight[cfg.sep_id]).expand(b, 1, cfg.dim)
         seq = self.emb_drop(torch.cat([x[:, 0], sep, x[:, 1]], dim=1))             # [B, 2N+1, D]
         token_pad = None if pad is None else pad[:, None, :].expand(b, g, steps).reshape(b, n)
