@@ -13,6 +13,7 @@ try:  # the built extension: vendor_models is bundled inside the add-on package
         resampling,
         rotations,
         skeleton,
+        worker_launch,
     )
 except ImportError:  # a source checkout or an installed project
     from vendor_models.motion import (  # type: ignore[no-redef]
@@ -23,6 +24,7 @@ except ImportError:  # a source checkout or an installed project
         resampling,
         rotations,
         skeleton,
+        worker_launch,
     )
 
 __all__ = ["canonical", "clip_file", "contacts", "protocol", "resampling", "rotations", "skeleton", "worker_launch"]

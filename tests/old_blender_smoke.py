@@ -25,7 +25,7 @@ from intermask_blender.baking import results
 from intermask_blender.baking.bake import bake_clip
 from intermask_blender.rigs.bonemap import bone_map_for
 from intermask_blender.rigs.rig_specs import resolve_rig
-from intermask_blender.seam import clip as clipmod
+from intermask_blender.seam import clip_file as clipmod
 
 PROBE_FRAME = 31
 

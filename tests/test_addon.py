@@ -1,7 +1,7 @@
 """The add-on in real headless Blender (bpy 5.0 as a module), driving the real worker process.
 
 ``bpy.app.timers`` never fire in bpy-as-a-module (there is no event loop), so the tests call the timer
-callback :func:`intermask_blender.job.tick` themselves, at the timer's interval, exactly as Blender would.
+callback :func:`intermask_blender.client.job.tick` themselves, at the timer's interval, exactly as Blender would.
 Undo works headless: memfile undo steps are pushed by ``bpy.ops.ed.undo_push`` and by operators called
 with ``undo=True``, and ``bpy.ops.ed.undo()`` restores them.
 """
@@ -15,15 +15,15 @@ import sys
 import time
 from pathlib import Path
 
-import addon_utils
 import bpy  # first: it puts Blender's own modules (addon_utils, mathutils) on the path
+import addon_utils  # noqa: I001
 import numpy as np
 import pytest
 from mathutils import Vector
 
 from intermask_blender.baking import preview_figures as preview
 from intermask_blender.client import deps, job
-from intermask_blender.seam import clip as clipmod
+from intermask_blender.seam import clip_file as clipmod
 from intermask_blender.ui import preferences
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,7 +54,7 @@ def scene():
     if CHECKPOINT != DEFAULT_CHECKPOINT:
         prefs().checkpoint = str(CHECKPOINT)
     settings = bpy.context.scene.intermask
-    settings.prompt, settings.seconds, settings.steps, settings.seed = PROMPT, 2.0, 4, 1
+    settings.prompt, settings.seconds, settings.seed, settings.own_sampler, settings.steps = PROMPT, 2.0, 1, True, 4
     yield bpy.context.scene
     job.shutdown()
 
@@ -383,7 +383,7 @@ def test_react_keeps_the_partner_and_animates_person_b(scene, salsa_variations) 
 _QUIT = r"""
 import sys, time, bpy, addon_utils
 addon_utils.enable("intermask_blender", default_set=True)
-from intermask_blender import job, preferences
+from intermask_blender.client import job; from intermask_blender.ui import preferences
 config = preferences.worker_config(bpy.context)
 client = job._client_for(config)
 client.start()

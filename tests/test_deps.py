@@ -1,4 +1,4 @@
-"""The add-on's dependency helper (`intermask_blender.deps`, stdlib only): which Python the worker runs
+"""The add-on's dependency helper (`intermask_blender.client.deps`, stdlib only): which Python the worker runs
 on, the install plan, and the background command chain the preferences' buttons use. No Blender needed."""
 
 from __future__ import annotations

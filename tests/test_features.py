@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from vendor_models.data.text_mirror import mirror_text
-from vendor_models.motion import canonical, contacts
+from vendor_models.motion import canonical
+from vendor_models.motion.contacts import detect_contacts
 from vendor_models.motion import features as F
 from vendor_models.motion.clip_file import Clip, ClipError
 from vendor_models.motion.rotations import quat_angle, quat_multiply, quat_normalize, quat_rotate, yaw_quat
@@ -110,15 +111,15 @@ def still_feet(heights: list[float], frames: int = 5) -> np.ndarray:
 
 def test_detect_contacts_thresholds() -> None:
     # ankle 0.08 (< 0.12) in contact; toe 0.08 (> 0.05) not; ankle 0.2 not; toe 0.01 in contact.
-    contacts = contacts.detect_contacts(still_feet([0.08, 0.08, 0.2, 0.01]))
+    contacts = detect_contacts(still_feet([0.08, 0.08, 0.2, 0.01]))
     assert contacts.shape == (5, 4) and contacts.dtype == bool
     assert np.all(contacts == [True, False, False, True])
     moving = still_feet([0.0, 0.0, 0.0, 0.0])
     moving[:, 7, 0] = np.arange(5) * 0.05  # 5 cm/frame: 0.0025 m² > 0.001
     moving[:, 10, 2] = np.arange(5) * 0.02  # 2 cm/frame: 0.0004 m² < 0.001, still counted as contact
-    contacts = contacts.detect_contacts(moving)
+    contacts = detect_contacts(moving)
     assert not contacts[:, 0].any() and contacts[:, 1].all()
-    assert contacts.detect_contacts(np.stack([moving, moving])).shape == (2, 5, 4)
+    assert detect_contacts(np.stack([moving, moving])).shape == (2, 5, 4)
 
 
 def test_canonicalise_pair_places_person0_and_keeps_partner_relation() -> None:
@@ -148,7 +149,7 @@ def test_canonicalise_clip_redetects_contacts() -> None:
     pos, rot = random_person(8, yaw=0.4)
     clip = Clip(pos[:, None] + [0, 5.0, 0], rot[:, None], np.ones((8, 1, 4), bool))
     canon = canonical.canonicalise_clip(clip)
-    assert np.array_equal(canon.contacts[:, 0], contacts.detect_contacts(canon.positions[:, 0]))
+    assert np.array_equal(canon.contacts[:, 0], detect_contacts(canon.positions[:, 0]))
 
 
 def test_mirror_twice_is_identity_and_matches_feature_mirror() -> None:

@@ -24,7 +24,7 @@ from vendor_models.models.vq.config import VQConfig
 from vendor_models.models.vq.persist import vq_checkpoint
 from vendor_models.motion.canonical import facing_angle
 from vendor_models.motion.clip_file import Clip
-from vendor_models.motion.protocol import DEFAULT_GUIDANCE, MAX_PROMPT_CHARS, ErrorCode
+from vendor_models.motion.protocol import DEFAULT_GUIDANCE, MAX_PROMPT_CHARS, ErrorCode, SamplerSettings
 from vendor_models.motion.rotations import quat_multiply, quat_rotate, yaw_quat
 
 torch.set_num_threads(1)
@@ -74,8 +74,8 @@ def test_bad_input_codes(tiny: Generator) -> None:
     assert code_of(lambda: tiny.generate("x", prompts=["only one"])) == ErrorCode.BAD_PROMPT
     assert code_of(lambda: tiny.generate("dance", seconds=0.5)) == ErrorCode.BAD_SECONDS
     assert code_of(lambda: tiny.generate("dance", seconds=10.5)) == ErrorCode.BAD_SECONDS
-    assert code_of(lambda: tiny.generate("dance", variations=0)) == ErrorCode.BAD_REQUEST
-    assert code_of(lambda: tiny.generate("dance", steps=0)) == ErrorCode.BAD_REQUEST
+    assert code_of(lambda: tiny.generate("dance", sampler=SamplerSettings(variations=0))) == ErrorCode.BAD_REQUEST
+    assert code_of(lambda: tiny.generate("dance", sampler=SamplerSettings(steps=0))) == ErrorCode.BAD_REQUEST
     assert code_of(lambda: tiny.react(partner_clip(people=2), "dance")) == ErrorCode.BAD_PARTNER
     assert code_of(lambda: tiny.react(partner_clip(frames=20), "dance")) == ErrorCode.BAD_PARTNER
     assert code_of(lambda: tiny.react("partner.npz", "dance")) == ErrorCode.BAD_PARTNER  # type: ignore[arg-type]
@@ -96,16 +96,16 @@ def test_checkpoint_errors_name_the_file(tiny_dir: Path, tmp_path: Path) -> None
 
 
 def test_long_and_non_english_prompts_warn(tiny: Generator) -> None:
-    out = tiny.generate("two people dance " * 40, seconds=1, steps=2)
+    out = tiny.generate("two people dance " * 40, seconds=1, sampler=SamplerSettings(steps=2))
     assert any(str(MAX_PROMPT_CHARS) in w for w in out.warnings)
     assert len(out.clips[0].meta["text"]) == MAX_PROMPT_CHARS
-    assert any("English" in w for w in tiny.generate("deux personnes dansent la salsa", seconds=1, steps=2).warnings)
+    assert any("English" in w for w in tiny.generate("deux personnes dansent la salsa", seconds=1, sampler=SamplerSettings(steps=2)).warnings)
 
 
 def test_clips_shape_meta_and_seeds(tiny: Generator) -> None:
     assert frames_for(2.1) == 64 and frames_for(10) == 300 and frames_for(1) == 32
     steps_seen: list[tuple[int, int, str]] = []
-    out = tiny.generate("they spin", prompts=["leads", "follows"], seconds=2.1, seed=5, variations=2, steps=3,
+    out = tiny.generate("they spin", prompts=["leads", "follows"], seconds=2.1, sampler=SamplerSettings(seed=5, variations=2, steps=3),
                         progress=lambda *a: steps_seen.append(a))
     a, b = out.clips
     assert a.positions.shape == (64, 2, 22, 3) and a.fps == 30 and a.num_frames % 4 == 0
@@ -113,7 +113,7 @@ def test_clips_shape_meta_and_seeds(tiny: Generator) -> None:
     assert a.meta["model"] == "tiny-test" and a.meta["guidance"] == DEFAULT_GUIDANCE and a.meta["steps"] == 3
     assert a.meta["text"] == "they spin. The first person leads. The second person follows."
     assert not np.allclose(a.positions, b.positions)
-    again = tiny.generate("they spin", prompts=["leads", "follows"], seconds=2.1, seed=5, steps=3)
+    again = tiny.generate("they spin", prompts=["leads", "follows"], seconds=2.1, sampler=SamplerSettings(seed=5, steps=3))
     np.testing.assert_array_equal(again.clips[0].positions, a.positions)
     assert steps_seen[:3] == [(1, 3, "sampling"), (2, 3, "sampling"), (3, 3, "sampling")]
     assert set(out.timings) >= {"text_s", "sampling_s", "decode_s", "total_s"}
@@ -129,9 +129,9 @@ def test_the_thread_that_samples_flushes_denormals(tiny: Generator) -> None:
         torch.set_flush_denormal(False)  # a thread that never loaded the model
         seen[f"{call} before"] = denormal()
         if call == "react":
-            tiny.react(partner_clip(), "two people dance", steps=1)
+            tiny.react(partner_clip(), "two people dance", sampler=SamplerSettings(steps=1))
         else:
-            tiny.generate("two people dance", steps=1)
+            tiny.generate("two people dance", sampler=SamplerSettings(steps=1))
         seen[call] = denormal()
 
     for call in ("generate", "react"):
@@ -150,7 +150,7 @@ def test_cancel_raises_cancelled(tiny: Generator) -> None:
 
 def test_reaction_keeps_the_partner_exactly(tiny: Generator) -> None:
     partner = partner_clip(frames=103)
-    out = tiny.react(partner, "the other one answers", seed=1, steps=2)
+    out = tiny.react(partner, "the other one answers", sampler=SamplerSettings(seed=1, steps=2))
     clip = out.clips[0]
     assert clip.num_people == 2 and clip.num_frames == 100
     np.testing.assert_array_equal(clip.positions[:, 0], partner.positions[:100, 0])
@@ -160,7 +160,7 @@ def test_reaction_keeps_the_partner_exactly(tiny: Generator) -> None:
 
 def test_reaction_resamples_and_cuts_long_partners(tiny: Generator) -> None:
     partner = partner_clip(frames=400)
-    out = tiny.react(partner, "dance", steps=1)
+    out = tiny.react(partner, "dance", sampler=SamplerSettings(steps=1))
     assert out.clips[0].num_frames == 300 and any("10 s" in w for w in out.warnings)
 
 
@@ -173,8 +173,8 @@ def shipped() -> Generator:
 
 
 def test_shipped_model_is_deterministic_and_varied(shipped: Generator) -> None:
-    out = shipped.generate("two people hold hands and spin", seconds=2, seed=3, variations=2)
-    again = shipped.generate("two people hold hands and spin", seconds=2, seed=3)
+    out = shipped.generate("two people hold hands and spin", seconds=2, sampler=SamplerSettings(seed=3, variations=2))
+    again = shipped.generate("two people hold hands and spin", seconds=2, sampler=SamplerSettings(seed=3))
     np.testing.assert_array_equal(again.clips[0].positions, out.clips[0].positions)
     assert not np.allclose(out.clips[0].positions, out.clips[1].positions)
     clip = out.clips[0]
@@ -189,7 +189,7 @@ def test_shipped_model_is_deterministic_and_varied(shipped: Generator) -> None:
 
 def test_shipped_reaction_stays_with_the_partner(shipped: Generator) -> None:
     partner = partner_clip(frames=121)
-    clip = shipped.react(partner, "the follow dances with the lead", seed=0).clips[0]
+    clip = shipped.react(partner, "the follow dances with the lead", sampler=SamplerSettings(seed=0)).clips[0]
     np.testing.assert_array_equal(clip.positions[:, 0], partner.positions[:120, 0])
     gap = np.linalg.norm((clip.positions[:, 1, 0] - clip.positions[:, 0, 0])[:, [0, 2]], axis=-1)
     assert float(np.median(gap)) < 2.5                                  # generated where the partner is

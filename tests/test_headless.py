@@ -144,3 +144,29 @@ def test_demo_writes_the_blend_and_a_preview_gif(tmp_path: Path) -> None:
     assert sorted(blend["armatures"]) == ["IM_Person_A", "IM_Person_B"]
     assert all(rig["keys"] > 0 for rig in blend["armatures"].values())
     assert (tmp_path / "demo.gif").read_bytes()[:6] in (b"GIF87a", b"GIF89a")
+
+
+_OVERRIDDEN_RIG = r"""
+import sys, bpy
+from intermask_blender.commands.scene_setup import new_scene
+from intermask_blender.rigs.bonemap import set_override
+from intermask_blender.rigs.rig_specs import resolve_rig
+rig = resolve_rig("mannequin", new_scene(), 0)
+rig.data.bones["left_wrist"].name = "grip_socket"  # a name no preset knows: only the override maps it
+set_override(rig, "left_wrist", "grip_socket")
+bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1])
+print("RIG", rig.name)
+"""
+
+
+def test_generate_honours_the_bone_map_overrides_saved_in_a_blend_rig(tmp_path: Path) -> None:
+    rig_file = tmp_path / "rig.blend"
+    made = subprocess.run([sys.executable, "-c", _OVERRIDDEN_RIG, str(rig_file)], capture_output=True, text=True,
+                          timeout=120)
+    assert made.returncode == 0, made.stderr[-2000:]
+    name = next(line.split()[1] for line in made.stdout.splitlines() if line.startswith("RIG"))
+    out = tmp_path / "scene.blend"
+    done = intermask("generate", "two people dance", "--seconds", "1", "--steps", "2", "--rig", f"{rig_file}:{name}",
+                     "--out", str(out), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["frames"] > 0

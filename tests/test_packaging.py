@@ -36,8 +36,8 @@ def built_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_zip_holds_the_addon_with_vendor_models_nested_and_no_caches(built_zip: Path) -> None:
     names = zipfile.ZipFile(built_zip).namelist()
-    for needed in ("blender_manifest.toml", "__init__.py", "seam.py", "operators.py", "panel.py",
-                   "vendor_models/__init__.py", "vendor_models/protocol.py", "vendor_models/worker.py"):
+    for needed in ("blender_manifest.toml", "__init__.py", "seam.py", "ui/operators.py", "ui/panel.py",
+                   "vendor_models/__init__.py", "vendor_models/motion/protocol.py", "vendor_models/worker/process.py"):
         assert needed in names, needed
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if "/tests/" in n or n.startswith("tests/")]
@@ -111,7 +111,7 @@ def test_zip_installs_and_registers_in_a_fresh_bpy_session_without_torch(built_z
     assert report["prefs"] == [True, False, True, False, True]
     assert report["torch"] is False
     # the add-on's seam reached the vendor_models copy inside the extension, not the source checkout
-    assert report["seam"] == "bl_ext.imtest.intermask_blender.vendor_models.protocol"
+    assert report["seam"] == "bl_ext.imtest.intermask_blender.vendor_models.motion.protocol"
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
 
 

@@ -15,6 +15,7 @@ import torch
 from vendor_models.data.build import ensure_cache
 from vendor_models.generation.generator import DEFAULT_CHECKPOINT, Generator
 from vendor_models.motion.clip_file import Clip
+from vendor_models.motion.protocol import SamplerSettings
 
 torch.set_num_threads(1)
 
@@ -38,12 +39,12 @@ def generator() -> Generator:
 
 
 def test_generate_is_pinned(generator: Generator) -> None:
-    out = generator.generate("two people dance salsa holding hands", seconds=2.0, seed=11)
+    out = generator.generate("two people dance salsa holding hands", seconds=2.0, sampler=SamplerSettings(seed=11))
     assert clip_digest(out.clips[0]) == PINNED["generate"]
 
 
 def test_react_is_pinned(generator: Generator) -> None:
     source = Clip.load(ensure_cache() / "salsa_13.npz")
     partner = Clip(source.positions[:61, :1], source.rotations[:61, :1], source.contacts[:61, :1], source.fps)
-    out = generator.react(partner, "the follow spins under the lead's arm", seed=5)
+    out = generator.react(partner, "the follow spins under the lead's arm", sampler=SamplerSettings(seed=5))
     assert clip_digest(out.clips[0]) == PINNED["react"]

@@ -114,10 +114,11 @@ def client() -> Iterator[WorkerClient]:
 
 
 def generate(client: WorkerClient, **fields) -> P.Generate:
+    sampler = {name: fields.pop(name) for name in ("seed", "variations", "guidance", "steps") if name in fields}
+    sampler.setdefault("steps", 4)
     fields.setdefault("prompt", "two people shake hands")
     fields.setdefault("seconds", 2.0)
-    fields.setdefault("steps", 4)
-    return P.Generate(client.new_id(), **fields)
+    return P.Generate(P.new_job_id(), sampler=P.SamplerSettings(**sampler), **fields)
 
 
 def long_job(client: WorkerClient) -> P.Generate:
@@ -189,7 +190,7 @@ def test_bad_partner_clips_are_named(client: WorkerClient, tmp_path: Path) -> No
     junk.write_bytes(b"not a zip file")
     for path in (missing, two, junk):
         with pytest.raises(JobFailed) as failed:
-            run_job(client, P.React(client.new_id(), prompt="react", partner=str(path)), timeout=60)
+            run_job(client, P.React(P.new_job_id(), prompt="react", partner=str(path)), timeout=60)
         assert failed.value.code == P.ErrorCode.BAD_PARTNER and str(path) in failed.value.message
 
 
@@ -202,8 +203,8 @@ def test_react_keeps_the_partner_and_adds_the_other_person(client: WorkerClient,
     made = run_job(client, generate(client, seconds=2.0, steps=2, out_dir=str(tmp_path)), timeout=60)
     partner = Clip.load(made.clips[0]).person(0)
     partner_file = partner.save(tmp_path / "partner.npz")
-    result = run_job(client, P.React(client.new_id(), prompt="the other person waves back", partner=str(partner_file),
-                                     steps=2, out_dir=str(tmp_path)), timeout=60)
+    result = run_job(client, P.React(P.new_job_id(), prompt="the other person waves back", partner=str(partner_file),
+                                     sampler=P.SamplerSettings(steps=2), out_dir=str(tmp_path)), timeout=60)
     clip = Clip.load(result.clips[0])
     assert clip.num_people == 2
     frames = clip.num_frames
@@ -244,7 +245,8 @@ def test_malformed_lines_get_errors_and_the_worker_carries_on(client: WorkerClie
     reply = wait_for(client, lambda m: m.id == "nobody", 10)[-1]
     assert isinstance(reply, P.Error) and reply.code == P.ErrorCode.UNKNOWN_JOB
     # two jobs back to back: the second is refused as busy, the first still finishes
-    send_raw(client, P.Generate("first", prompt="two people hug", seconds=2.0, steps=2, out_dir=str(tmp_path)).to_json())
+    send_raw(client, P.Generate("first", prompt="two people hug", seconds=2.0, sampler=P.SamplerSettings(steps=2),
+                                out_dir=str(tmp_path)).to_json())
     send_raw(client, P.Generate("second", prompt="two people hug").to_json())
     seen = wait_for(client, lambda m: isinstance(m, (P.Result, P.Error)) and m.id == "first", 60)
     busy = [m for m in seen if m.id == "second"]

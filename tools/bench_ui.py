@@ -24,8 +24,8 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import addon_utils  # noqa: E402
 import bpy  # noqa: E402  (first: it puts Blender's addon_utils on the path)
+import addon_utils  # noqa: E402, I001
 
 
 def run(jobs: int, seconds: float, checkpoint: str) -> dict[str, float]:

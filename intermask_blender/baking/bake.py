@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InterMaskError
 from ..rigs.bonemap import BoneMapError, bone_map_for
 from ..rigs.read_armature import placement_of, read_clip
 from ..rigs.retarget import SolvedPose, retarget
@@ -25,7 +26,7 @@ from .keys import Channel, reduce_mask, write_action
 __all__ = ["BakeError", "BakeReport", "bake_clip", "read_clip"]
 
 
-class BakeError(RuntimeError):
+class BakeError(InterMaskError, RuntimeError):
     """A bake that cannot be done; the message names the armature, bone or field at fault."""
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import bpy
 
+from ..errors import InterMaskError
 from ..rigs import bonemap
 from ..rigs import rig_specs as rigs
 from ..seam import clip_file as clipmod
@@ -23,7 +24,7 @@ MODES = ("GENERATE", "REACT")
 NAME_CHARS = 40
 
 
-class ResultError(RuntimeError):
+class ResultError(InterMaskError, RuntimeError):
     """A result that cannot be baked (missing file, wrong mode, no rig); the message is for the user."""
 
 

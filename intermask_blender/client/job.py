@@ -20,6 +20,7 @@ from pathlib import Path
 
 import bpy
 
+from ..errors import InterMaskError
 from ..seam import protocol
 from .worker_client import WorkerClient
 
@@ -27,7 +28,7 @@ TICK_INTERVAL = 0.1  # seconds between polls while a job runs
 JOB_FOLDER_PREFIX = "intermask_"
 
 
-class JobError(RuntimeError):
+class JobStartError(InterMaskError, RuntimeError):
     """A job could not be started (busy, no worker Python, bad request); the message is for the user."""
 
 
@@ -64,7 +65,6 @@ class _State:
     config: WorkerConfig | None = None
     job: _Job | None = None
     stats = TickStats()
-    last_timings: dict[str, float] = {}
 
 
 def new_job_folder() -> Path:
@@ -101,16 +101,16 @@ def _client_for(config: WorkerConfig) -> WorkerClient:
 
 def start(scene: bpy.types.Scene, request: protocol.Generate | protocol.React, config: WorkerConfig,
           *, partner: str = "", first_frame: int = 0) -> str:
-    """Send ``request`` to the worker and start polling; raises :class:`JobError` if a job is running.
+    """Send ``request`` to the worker and start polling; raises :class:`JobStartError` if a job is running.
 
     ``request.out_dir`` (from :func:`new_job_folder`) stays the caller's to discard until this returns;
     from then on the job removes it when it fails or its results are replaced."""
     if _State.job is not None:
-        raise JobError("a job is already running: wait for it or press Cancel")
+        raise JobStartError("a job is already running: wait for it or press Cancel")
     try:
         job_id = _client_for(config).submit(request)
     except (OSError, RuntimeError) as exc:
-        raise JobError(f"could not start the worker: {exc}") from exc
+        raise JobStartError(f"could not start the worker: {exc}") from exc
     mode = "REACT" if isinstance(request, protocol.React) else "GENERATE"
     _State.job = _Job(job_id, scene.name, mode, request.prompt, partner, first_frame, request.out_dir)
     _State.stats = TickStats()
@@ -134,7 +134,7 @@ def cancel() -> bool:
 def unload() -> bool:
     """Free the model's memory in the worker (it reloads on the next job)."""
     if _State.job is not None:
-        raise JobError("cannot unload while a job is running: cancel it first")
+        raise JobStartError("cannot unload while a job is running: cancel it first")
     if _State.client is None or not _State.client.alive:
         return False
     _State.client.unload()
@@ -213,7 +213,6 @@ def _finish_result(settings: bpy.types.PropertyGroup, job: _Job, result: protoco
     settings.result_start = job.first_frame
     settings.variation = 1
     settings.progress = 1.0
-    _State.last_timings = dict(result.timings)
     seconds = time.perf_counter() - job.started
     count = len(result.clips)
     settings.status = f"{count} variation{'s' if count != 1 else ''} ready in {seconds:.1f} s: preview or Apply"

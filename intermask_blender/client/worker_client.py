@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import atexit
 import collections
-import itertools
 import os
 import queue
 import subprocess
@@ -21,17 +20,18 @@ import weakref
 from pathlib import Path
 from typing import IO, Callable, Mapping
 
+from ..errors import InterMaskError
 from ..seam import protocol, worker_launch
 
 CANCEL_GRACE_S = 5.0  # a job not ended this long after cancel gets its worker killed
 STDERR_LINES = 40
 
 
-class WorkerClientError(RuntimeError):
+class WorkerClientError(InterMaskError, RuntimeError):
     """A request the client refuses (a job already runs, the worker cannot start)."""
 
 
-class JobFailed(RuntimeError):
+class JobFailed(InterMaskError, RuntimeError):
     """A job that ended with an ``error`` reply; ``code`` is the protocol's error code."""
 
     def __init__(self, error: "protocol.Error") -> None:
@@ -64,7 +64,6 @@ class WorkerClient:
         self._stderr_thread: threading.Thread | None = None
         self._cancel_sent: float | None = None
         self._stopping = False
-        self._ids = itertools.count(1)
         _LIVE.add(self)
 
     # --- process -------------------------------------------------------------------------------------
@@ -127,9 +126,6 @@ class WorkerClient:
             proc.stdin.flush()
         except (OSError, ValueError) as exc:
             raise WorkerClientError(f"the worker stopped listening ({exc})") from exc
-
-    def new_id(self) -> str:
-        return f"job-{os.getpid()}-{next(self._ids)}"
 
     def submit(self, request: protocol.Generate | protocol.React) -> str:
         """Send a job (starting the worker if needed) and return its id; refuses while a job runs."""

@@ -17,11 +17,11 @@ from typing import Any
 
 import bpy
 
-from ..baking.bake import BakeError, bake_clip
-from ..rigs import bonemap
+from ..baking.bake import bake_clip
+from ..errors import InterMaskError, UsageError
 from ..rigs import rig_specs as rigs
 from ..seam import clip_file as clipmod
-from .generate import _new_scene
+from .scene_setup import new_scene
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,13 +38,12 @@ def _parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Load, build rigs, bake, save; returns the summary (raises on bad input with a clear message)."""
     if args.out.suffix.lower() != ".blend":
-        raise ValueError(f"--out must name a .blend file, not {args.out}")
+        raise UsageError(f"--out must name a .blend file, not {args.out}")
     clip = clipmod.Clip.load(args.clip)
     specs = args.rig or ["mannequin"]
     if len(specs) > clip.num_people:
-        raise ValueError(f"{len(specs)} --rig options for a clip of {clip.num_people} people")
-    scene = _new_scene(int(clip.fps) if float(clip.fps).is_integer() else 30)
-    bonemap.register()
+        raise UsageError(f"{len(specs)} --rig options for a clip of {clip.num_people} people")
+    scene = new_scene(int(clip.fps) if float(clip.fps).is_integer() else 30)
     armatures = [rigs.resolve_rig(specs[min(p, len(specs) - 1)], scene, p) for p in range(clip.num_people)]
     name = args.name or str(clip.meta.get("prompt") or args.clip.stem)
     report = bake_clip(scene, clip, armatures, name=name, frame_start=scene.frame_start, reduce_error=args.reduce_error)
@@ -62,7 +61,7 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     try:
         summary = run(args)
-    except (clipmod.ClipError, BakeError, bonemap.BoneMapError, rigs.RigError, ValueError, OSError) as exc:
+    except (InterMaskError, clipmod.ClipError, OSError) as exc:
         print(f"intermask bake: {exc}", file=sys.stderr)
         return 2
     if args.json:

@@ -30,17 +30,18 @@ from typing import Any, Iterator
 
 import bpy
 
-from ..baking import bake, results
+from ..baking import results
 from ..client import deps
-from ..client.worker_client import JobFailed, WorkerClient, WorkerClientError, run_job
-from ..rigs import bonemap
+from ..client.worker_client import WorkerClient, run_job
+from ..errors import InterMaskError, UsageError
 from ..rigs import rig_specs as rigs
+from ..rigs.read_armature import read_partner
 from ..seam import clip_file as clipmod
 from ..seam import protocol
+from .scene_setup import new_scene
 
 #: Failures that end the command with a one-line message instead of a traceback.
-EXPECTED = (deps.WorkerPythonError, JobFailed, WorkerClientError, clipmod.ClipError, bake.BakeError,
-            results.ResultError, bonemap.BoneMapError, rigs.RigError, ValueError, OSError)
+EXPECTED = (InterMaskError, clipmod.ClipError, OSError)
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
@@ -56,15 +57,12 @@ def _parser(command: str) -> argparse.ArgumentParser:
     else:
         parser.add_argument("--seconds", type=float, default=6.0,
                             help=f"length, {protocol.MIN_SECONDS:g}-{protocol.MAX_SECONDS:g} s (default 6)")
-    parser.add_argument("--seed", type=int, default=0)
+    protocol.add_sampler_arguments(parser)
     parser.add_argument("--out", type=Path, required=True, help="the .blend file to write")
     parser.add_argument("--rig", action="append", default=[], metavar="SPEC",
                         help="rig spec; once for both people, twice for A then B (default: mannequin)")
     parser.add_argument("--save-clip", type=Path, help="also write the generated clip (.npz)")
-    parser.add_argument("--variations", type=int, default=1, help="how many to generate")
     parser.add_argument("--variation", type=int, default=1, help="which of them to bake (1-based)")
-    parser.add_argument("--guidance", type=float, default=protocol.DEFAULT_GUIDANCE)
-    parser.add_argument("--steps", type=int, default=protocol.DEFAULT_STEPS if command == "generate" else protocol.DEFAULT_REACT_STEPS)
     parser.add_argument("--checkpoint", type=Path, help="model folder (default: the built-in model)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
@@ -73,15 +71,15 @@ def _parser(command: str) -> argparse.ArgumentParser:
 
 def _check_args(args: argparse.Namespace, react: bool) -> None:
     if args.out.suffix.lower() != ".blend":
-        raise ValueError(f"--out must name a .blend file, not {args.out}")
+        raise UsageError(f"--out must name a .blend file, not {args.out}")
     if len(args.rig) > (1 if react else 2):
-        raise ValueError("react takes at most one --rig (for person B)" if react else "at most two --rig options")
+        raise UsageError("react takes at most one --rig (for person B)" if react else "at most two --rig options")
     if not 1 <= args.variation <= args.variations:
-        raise ValueError(f"--variation {args.variation} is not among the {args.variations} variations")
+        raise UsageError(f"--variation {args.variation} is not among the {args.variations} variations")
     if args.checkpoint is not None and not args.checkpoint.is_dir():
-        raise ValueError(f"checkpoint folder not found: {args.checkpoint}")
+        raise UsageError(f"checkpoint folder not found: {args.checkpoint}")
     if not react and not protocol.MIN_SECONDS <= args.seconds <= protocol.MAX_SECONDS:
-        raise ValueError(f"--seconds must be within {protocol.MIN_SECONDS:g}-{protocol.MAX_SECONDS:g}, not {args.seconds:g}")
+        raise UsageError(f"--seconds must be within {protocol.MIN_SECONDS:g}-{protocol.MAX_SECONDS:g}, not {args.seconds:g}")
 
 
 def _progress(message: protocol.Progress) -> None:
@@ -95,15 +93,6 @@ def _generate(client: WorkerClient, request: protocol.Generate | protocol.React)
     return result, time.perf_counter() - began
 
 
-def _new_scene(fps: int = 30) -> bpy.types.Scene:
-    """An empty scene at the model's frame rate (no default cube in the delivered file)."""
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    scene = bpy.data.scenes[0]
-    scene.render.fps, scene.render.fps_base = fps, 1.0
-    scene.frame_start = scene.frame_current = 1
-    return scene
-
-
 def bvh_frame_rate(path: Path) -> float:
     """The rate a BVH file's header states (its ``Frame Time:`` line)."""
     with open(path, encoding="utf-8", errors="replace") as handle:
@@ -112,19 +101,18 @@ def bvh_frame_rate(path: Path) -> float:
                 frame_time = float(line.split(":", 1)[1])
                 if frame_time > 0:
                     return 1.0 / frame_time
-    raise ValueError(f"{path}: no valid 'Frame Time:' line in the BVH header")
+    raise UsageError(f"{path}: no valid 'Frame Time:' line in the BVH header")
 
 
-def _frame_window(text: str | None, action_range: tuple[int, int], fps: float) -> tuple[int, int]:
-    first, last = action_range
-    if text:
-        try:
-            first, last = (int(part) for part in text.split(":"))
-        except ValueError:
-            raise ValueError(f"--partner-frames must look like 10:250, not {text!r}") from None
-        if last <= first:
-            raise ValueError(f"--partner-frames {text}: the end must come after the start")
-    return first, min(last, first + int(protocol.MAX_SECONDS * fps) - 1)
+def _frame_window(text: str | None) -> tuple[int, int] | None:
+    """``--partner-frames A:B`` as a frame range (None: the partner's own action range)."""
+    if not text:
+        return None
+    try:
+        first, last = (int(part) for part in text.split(":"))
+    except ValueError:
+        raise UsageError(f"--partner-frames must look like 10:250, not {text!r}") from None
+    return first, last
 
 
 def _partner(args: argparse.Namespace, scene: bpy.types.Scene, out_dir: Path) -> tuple[bpy.types.Object, int, Path]:
@@ -136,17 +124,12 @@ def _partner(args: argparse.Namespace, scene: bpy.types.Scene, out_dir: Path) ->
     if fps is None:
         fps = bvh_frame_rate(Path(args.partner)) if args.partner.lower().endswith(".bvh") else 30.0
     if not 1.0 <= fps <= 1000.0:
-        raise ValueError(f"--partner-fps must be between 1 and 1000, not {fps:g}")
+        raise UsageError(f"--partner-fps must be between 1 and 1000, not {fps:g}")
     scene.render.fps, scene.render.fps_base = round(fps), round(fps) / fps
     partner = rigs.resolve_rig(args.partner, scene, 0)
-    anim = partner.animation_data
-    if anim is None or anim.action is None:
-        raise ValueError(f"the partner '{args.partner}' has no animation")
-    start, end = anim.action.frame_range
-    first, last = _frame_window(args.partner_frames, (int(round(start)), int(round(end))), fps)
-    scene.frame_start, scene.frame_end, scene.frame_current = first, last, first
-    path = bake.read_clip(partner, scene, first, last).save(out_dir / "partner.npz")
-    return partner, first, path
+    clip, first = read_partner(partner, scene, _frame_window(args.partner_frames))
+    scene.frame_start, scene.frame_end, scene.frame_current = first, first + clip.num_frames - 1, first
+    return partner, first, clip.save(out_dir / "partner.npz")
 
 
 def run(command: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -155,21 +138,19 @@ def run(command: str, args: argparse.Namespace) -> dict[str, Any]:
     _check_args(args, react)
     python = deps.resolve_worker_python("auto")
     client = WorkerClient(python, args.checkpoint, args.device)
-    scene = _new_scene()
+    scene = new_scene()
+    sampler = protocol.SamplerSettings.from_args(args)
     with tempfile.TemporaryDirectory(prefix="intermask_") as folder:  # clip files live only as long as the job
         out_dir = Path(folder)
-        common: dict[str, Any] = dict(id=client.new_id(), prompt=args.prompt, seed=args.seed,
-                                      variations=args.variations, guidance=args.guidance, steps=args.steps,
-                                      out_dir=str(out_dir))
         try:
+            people: list[bpy.types.Object | None] = [None, None]
+            first, partner_path = scene.frame_start, ""
             if react:
-                partner, first, partner_path = _partner(args, scene, out_dir)
-                result, gen_s = _generate(client, protocol.React(partner=str(partner_path), **common))
-                people: list[bpy.types.Object | None] = [partner, None]
-            else:
-                first = scene.frame_start
-                result, gen_s = _generate(client, protocol.Generate(seconds=args.seconds, **common))
-                people = [None, None]
+                people[0], first, path = _partner(args, scene, out_dir)
+                partner_path = str(path)
+            request = protocol.job_request(args.prompt, sampler, str(out_dir), seconds=getattr(args, "seconds", 6.0),
+                                           partner=partner_path)
+            result, gen_s = _generate(client, request)
         finally:
             client.shutdown()
         clip = results.load_variation(result.clips, args.variation)

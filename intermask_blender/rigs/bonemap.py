@@ -19,6 +19,7 @@ from typing import Any
 
 import bpy
 
+from ..errors import InterMaskError
 from ..seam import skeleton
 
 J = skeleton.JOINT_INDEX
@@ -164,7 +165,7 @@ def _side(key: str) -> str | None:
     return None
 
 
-class BoneMapError(ValueError):
+class BoneMapError(InterMaskError, ValueError):
     """The armature lacks bones the solver cannot do without; the message lists them."""
 
 

@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import UsageError
 from ..seam import clip_file as clipmod
-from ..seam import contacts, resampling, skeleton
+from ..seam import contacts, protocol, resampling, skeleton
 from .bonemap import BoneMapError, bone_map_for
 from .retarget import CHILDREN, PARENTS, PRIMARY_CHILD, Retargeter, clip_local_rotations
 from .rig_rest import Placement, default_placement, rig_rest
@@ -105,3 +106,25 @@ def read_clip(armature: Any, scene: Any, frame_start: int, frame_end: int) -> cl
     unknown = np.zeros((positions.shape[0], 1, 4), dtype=bool)
     clip = resampling.resample_clip(clipmod.Clip(positions[:, None], rotations[:, None], unknown, fps, meta), float(skeleton.FPS))
     return clipmod.Clip(clip.positions, clip.rotations, contacts.detect_contacts(clip.positions[:, 0])[:, None], clip.fps, meta)
+
+
+def read_partner(armature: Any, scene: Any, frames: tuple[int, int] | None = None) -> tuple[clipmod.Clip, int]:
+    """React's person A: the armature's animation as a one-person clip, and the scene frame it starts on
+    (person B's keys start there too). ``frames`` defaults to its action's range (the scene's range
+    when only NLA strips animate it); at most ``MAX_SECONDS`` are read. The panel and ``intermask react``
+    both read the partner here."""
+    if getattr(armature, "type", None) != "ARMATURE":
+        raise UsageError(f"'{getattr(armature, 'name', armature)}' is not an armature, so it cannot be the partner")
+    anim = armature.animation_data
+    if anim is None or (anim.action is None and not anim.nla_tracks):
+        raise UsageError(f"'{armature.name}' has no animation to react to")
+    first, last = scene.frame_start, scene.frame_end
+    if anim.action is not None:
+        first, last = (int(round(f)) for f in anim.action.frame_range)
+    if frames is not None:
+        first, last = frames
+        if last <= first:
+            raise UsageError(f"the partner's frames {first}:{last} are empty: the end must come after the start")
+    longest = int(protocol.MAX_SECONDS * scene.render.fps / scene.render.fps_base)
+    last = min(last, first + longest - 1)
+    return read_clip(armature, scene, first, last), first

@@ -13,6 +13,7 @@ from typing import Any
 
 import bpy
 
+from ..errors import InterMaskError
 from .mannequin import build_mannequin
 
 RIG_SPECS = "mannequin | rigify | rigify-rig | FILE.blend:OBJECT | FILE.fbx | FILE.bvh"
@@ -20,7 +21,7 @@ RIG_SPECS = "mannequin | rigify | rigify-rig | FILE.blend:OBJECT | FILE.fbx | FI
 _CENTIMETRE_HIP_HEIGHT = 10.0
 
 
-class RigError(ValueError):
+class RigError(InterMaskError, ValueError):
     """A rig SPEC that cannot be turned into an armature; the message names the file or object."""
 
 

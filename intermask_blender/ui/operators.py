@@ -15,16 +15,18 @@ from typing import cast
 
 import bpy
 
-from ..baking import bake, results
 from ..baking import preview_figures as preview
+from ..baking import results
 from ..client import job
-from ..client.deps import WorkerPythonError
+from ..errors import InterMaskError, UsageError
+from ..rigs.read_armature import read_partner
 from ..seam import clip_file as clipmod
 from ..seam import protocol
 from . import preferences, properties
 
 #: Errors a button turns into a report; anything else is a bug and may show a traceback.
-USER_ERRORS = (ValueError, RuntimeError, OSError, clipmod.ClipError)
+#: What an operator reports instead of a traceback: the add-on's own errors, the shared clip file's and the OS's.
+USER_ERRORS = (InterMaskError, clipmod.ClipError, OSError)
 
 
 def _scene(context: bpy.types.Context) -> bpy.types.Scene:
@@ -41,20 +43,11 @@ def _fail(op: bpy.types.Operator, settings: bpy.types.PropertyGroup, message: st
 
 def partner_clip(context: bpy.types.Context, out_dir: Path) -> tuple[bpy.types.Object, int, Path]:
     """Read the active animated armature (React's person A) into a one-person clip file; returns the
-    partner, the scene frame its window starts on (person B's keys start there too) and the file."""
+    partner, the scene frame its window starts on and the file."""
     partner = context.active_object
     if partner is None or partner.type != "ARMATURE":
-        raise ValueError("React needs the animated partner armature to be the active object")
-    anim = partner.animation_data
-    if anim is None or (anim.action is None and not anim.nla_tracks):
-        raise ValueError(f"'{partner.name}' has no animation to react to")
-    scene = context.scene
-    first, last = scene.frame_start, scene.frame_end
-    if anim.action is not None:
-        first, last = (int(round(f)) for f in anim.action.frame_range)
-    longest = int(protocol.MAX_SECONDS * scene.render.fps / scene.render.fps_base)
-    last = min(last, first + longest - 1)
-    clip = bake.read_clip(partner, scene, first, last)
+        raise UsageError("React needs the animated partner armature to be the active object")
+    clip, first = read_partner(partner, context.scene)
     return partner, first, clip.save(out_dir / "partner.npz")
 
 
@@ -73,22 +66,17 @@ class INTERMASK_OT_generate(bpy.types.Operator):
         try:
             prompt, prompts = properties.prompts_of(settings)
             if not prompt:
-                raise ValueError("The prompt is empty: describe what the two people do")
+                raise UsageError("The prompt is empty: describe what the two people do")
             config = preferences.worker_config(context)
             out_dir = job.new_job_folder()
-            common = dict(id=f"job-{random.getrandbits(32):08x}", prompt=prompt, seed=settings.seed,
-                          variations=settings.variations, guidance=settings.guidance, steps=settings.steps,
-                          out_dir=str(out_dir))
-            request: protocol.Generate | protocol.React
-            partner_name, first = "", 0
+            partner_name, first, partner_path = "", 0, ""
             if settings.mode == "REACT":
                 partner, first, path = partner_clip(context, out_dir)
-                partner_name = partner.name
-                request = protocol.React(partner=str(path), **common)  # type: ignore[arg-type]
-            else:
-                request = protocol.Generate(prompts=prompts, seconds=settings.seconds, **common)  # type: ignore[arg-type]
+                partner_name, partner_path = partner.name, str(path)
+            request = protocol.job_request(prompt, properties.sampler_settings(settings), str(out_dir),
+                                           prompts=prompts, seconds=settings.seconds, partner=partner_path)
             job.start(_scene(context), request, config, partner=partner_name, first_frame=first)
-        except (WorkerPythonError, job.JobError, bake.BakeError, *USER_ERRORS) as exc:
+        except USER_ERRORS as exc:
             job.discard_folder(out_dir)
             return _fail(self, settings, str(exc))
         self.report({"INFO"}, f"InterMask: generating '{prompt}'")
@@ -138,7 +126,7 @@ class INTERMASK_OT_apply(bpy.types.Operator):
             report = results.bake_result(scene, clip, settings.result_mode, rigs_by_person,
                                          name=settings.result_prompt or "InterMask", frame_start=start,
                                          partner=partner)
-        except (results.ResultError, bake.BakeError, *USER_ERRORS) as exc:
+        except USER_ERRORS as exc:
             return _fail(self, settings, str(exc))
         preview.discard(scene)
         for slot, name in zip(slots, report.armatures):  # the next Apply reuses these rigs (old keys go to NLA)
@@ -166,7 +154,7 @@ class INTERMASK_OT_preview(bpy.types.Operator):
         try:
             clip = results.load_variation([item.name for item in settings.results], settings.variation)
             preview.show(_scene(context), clip, settings.variation)
-        except (results.ResultError, bake.BakeError, *USER_ERRORS) as exc:
+        except USER_ERRORS as exc:
             return _fail(self, settings, str(exc))
         settings.status = f"Previewing variation {settings.variation} (stick figures in '{preview.COLLECTION}')"
         settings.status_is_error = False
@@ -200,7 +188,7 @@ class INTERMASK_OT_unload(bpy.types.Operator):
         settings = context.scene.intermask
         try:
             freed = job.unload()
-        except job.JobError as exc:
+        except job.JobStartError as exc:
             return _fail(self, settings, str(exc))
         settings.status = "Model unloaded" if freed else "No model loaded"
         settings.status_is_error = False

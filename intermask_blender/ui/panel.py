@@ -93,8 +93,11 @@ class IM_PT_advanced(_InterMaskPanel):
         settings = context.scene.intermask
         col = self.layout.column(align=True)
         col.enabled = not job.busy()
-        col.prop(settings, "guidance")
-        col.prop(settings, "steps")
+        col.prop(settings, "own_sampler")
+        sub = col.column(align=True)
+        sub.active = settings.own_sampler
+        sub.prop(settings, "guidance")
+        sub.prop(settings, "steps")
 
 
 class IM_PT_bonemap(_InterMaskPanel):

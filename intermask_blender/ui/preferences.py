@@ -16,6 +16,7 @@ from pathlib import Path
 import bpy
 
 from ..client import deps, job
+from ..errors import UsageError
 
 DEVICES = [("auto", "Auto", "CUDA, then Apple MPS, then CPU"), ("cuda", "CUDA", "NVIDIA GPU"),
            ("mps", "MPS", "Apple Silicon GPU"), ("cpu", "CPU", "Processor only")]
@@ -23,12 +24,15 @@ CHANNELS = [("auto", "Auto", "Pick from the detected GPU"), ("cpu", "CPU", "Smal
             ("cu126", "CUDA 12.6", "NVIDIA driver 560 or newer"), ("cu128", "CUDA 12.8", "NVIDIA driver 570 or newer"),
             ("default", "PyPI default", "PyPI's torch (macOS, or CUDA on Linux)")]
 
+#: The add-on's own package (this module sits in its ``ui`` sub-package): Blender's id for the extension.
+ADDON_PACKAGE = __package__.rpartition(".")[0]
+
 
 def user_dir() -> Path:
     """The add-on's writable folder: the extension user folder, or Blender's user data folder when the
     add-on runs from a source checkout (there it is not an extension and has no such folder)."""
     try:
-        return Path(bpy.utils.extension_path_user(__package__, create=True))
+        return Path(bpy.utils.extension_path_user(ADDON_PACKAGE, create=True))
     except ValueError:
         return Path(bpy.utils.user_resource("DATAFILES", path="intermask_blender", create=True))
 
@@ -39,7 +43,7 @@ def env_dir() -> Path:
 
 def get(context: bpy.types.Context) -> "IM_Preferences | None":
     """These preferences, or None when the add-on was registered without being enabled (scripts, tests)."""
-    addon = context.preferences.addons.get(__package__)
+    addon = context.preferences.addons.get(ADDON_PACKAGE)
     return addon.preferences if addon is not None else None  # type: ignore[return-value]
 
 
@@ -52,7 +56,7 @@ def worker_config(context: bpy.types.Context) -> job.WorkerConfig:
     python = deps.resolve_worker_python(mode, bpy.path.abspath(custom), env_dir())
     folder = Path(bpy.path.abspath(checkpoint)) if checkpoint else None
     if folder is not None and not folder.is_dir():
-        raise ValueError(f"checkpoint folder not found: {folder}")
+        raise UsageError(f"checkpoint folder not found: {folder}")
     return job.WorkerConfig(python, folder, device)
 
 
@@ -143,7 +147,7 @@ class INTERMASK_OT_check_worker(bpy.types.Operator):
 
 
 class IM_Preferences(bpy.types.AddonPreferences):
-    bl_idname = __package__
+    bl_idname = ADDON_PACKAGE
 
     python_mode: bpy.props.EnumProperty(  # type: ignore[valid-type]
         name="Worker Python",

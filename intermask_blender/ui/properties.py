@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bpy
 
+from ..errors import UsageError
 from ..seam import protocol
 
 
@@ -57,6 +58,10 @@ class IM_SceneSettings(bpy.types.PropertyGroup):
         name="Variations", default=1, min=1, max=protocol.MAX_VARIATIONS,
         description="How many different motions to generate for the prompt",
     )
+    own_sampler: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Override the model's settings", default=False,
+        description="Use the guidance and steps below instead of the chosen model's own defaults",
+    )
     guidance: bpy.props.FloatProperty(  # type: ignore[valid-type]
         name="Guidance", default=protocol.DEFAULT_GUIDANCE, min=0.0, max=10.0,
         description="Classifier-free guidance: higher follows the prompt more closely, lower is more varied",
@@ -97,12 +102,21 @@ def prompts_of(settings: IM_SceneSettings) -> tuple[str, list[str]]:
     lines = [line.body.strip() for line in text.lines if line.body.strip()]
     if settings.per_person_lines:
         if len(lines) < 2:
-            raise ValueError(f"'One Line per Person' needs two non-empty lines in the text '{text.name}'")
+            raise UsageError(f"'One Line per Person' needs two non-empty lines in the text '{text.name}'")
         return f"{lines[0]} / {lines[1]}", lines[:2]
     return " ".join(lines), []
 
 
 CLASSES = (IM_ResultClip, IM_SceneSettings)
+
+
+def sampler_settings(settings: IM_SceneSettings) -> protocol.SamplerSettings:
+    """The panel's sampler settings, carried whole to the worker; guidance and steps stay unset (the
+    model's own defaults) unless the animator overrides them."""
+    own = bool(settings.own_sampler)
+    return protocol.SamplerSettings(seed=settings.seed, variations=settings.variations,
+                                    guidance=float(settings.guidance) if own else None,
+                                    steps=int(settings.steps) if own else None)
 
 
 def register() -> None:
@@ -115,3 +129,4 @@ def unregister() -> None:
     del bpy.types.Scene.intermask
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)
+

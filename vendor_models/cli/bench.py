@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from ..motion.protocol import DEFAULT_STEPS, Error, Generate, Message, Ready, Result, Shutdown, parse
+from ..motion.protocol import DEFAULT_STEPS, Error, Generate, Message, Ready, Result, SamplerSettings, Shutdown, parse
 from ..motion.worker_launch import spawn_worker, worker_command, worker_environment
 from ..worker.process import default_threads
 
@@ -100,8 +100,8 @@ def run_bench(checkpoint: Path | None, device: str, threads: int, runs: int, len
             open(Path(tmp) / "worker.log", "w+", encoding="utf-8") as log:
         worker = WorkerProcess(checkpoint, device, threads, log)
         try:
-            worker.send(Generate("cold", prompt="two people greet each other", seconds=6.0, steps=steps,
-                                 out_dir=str(Path(tmp) / "cold")))
+            worker.send(Generate("cold", prompt="two people greet each other", seconds=6.0,
+                                 sampler=SamplerSettings(steps=steps), out_dir=str(Path(tmp) / "cold")))
             ready: Ready | None = None
             ready_s = 0.0
             while ready is None:
@@ -118,7 +118,7 @@ def run_bench(checkpoint: Path | None, device: str, threads: int, runs: int, len
                 walls, generate, cpu = [], [], []
                 for run in range(runs):
                     job = Generate(f"warm-{seconds:g}-{run}", prompt="two people dance together", seconds=seconds,
-                                   seed=run + 1, steps=steps, out_dir=str(Path(tmp) / "warm"))
+                                   sampler=SamplerSettings(seed=run + 1, steps=steps), out_dir=str(Path(tmp) / "warm"))
                     began, cpu_began = time.perf_counter(), worker.cpu_seconds()
                     worker.send(job)
                     result = worker.until_end(job.id)

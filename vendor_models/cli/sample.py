@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..generation.errors import GenerationError
 from ..motion.clip_file import Clip, ClipError
-from ..motion.protocol import DEFAULT_GUIDANCE, DEFAULT_REACT_STEPS, DEFAULT_STEPS
+from ..motion.protocol import SamplerSettings, add_sampler_arguments
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -23,10 +23,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("prompt", help="what the two people do (English)")
     parser.add_argument("--out", type=Path, required=True, help="clip file to write (.npz)")
     parser.add_argument("--seconds", type=float, default=6.0, help="clip length, 1-10 s (default 6)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--variations", type=int, default=1)
-    parser.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE, help="classifier-free guidance scale")
-    parser.add_argument("--steps", type=int, help=f"unmasking steps (default {DEFAULT_STEPS}, {DEFAULT_REACT_STEPS} for --react)")
+    add_sampler_arguments(parser)
     parser.add_argument("--person-a", default="", help="extra prompt for person A")
     parser.add_argument("--person-b", default="", help="extra prompt for person B")
     parser.add_argument("--react", type=Path, help="partner clip (.npz, one person) or BVH file: generate its partner")
@@ -66,13 +63,11 @@ def main(argv: list[str]) -> int:
         generator = Generator.load(args.checkpoint or DEFAULT_CHECKPOINT, args.device)
         if args.react is not None:
             partner = load_partner(args.react)
-            result = generator.react(partner, args.prompt, seed=args.seed, variations=args.variations,
-                                     guidance=args.guidance, steps=args.steps or DEFAULT_REACT_STEPS, progress=progress)
+            result = generator.react(partner, args.prompt, sampler=SamplerSettings.from_args(args), progress=progress)
         else:
             prompts = [args.person_a, args.person_b] if (args.person_a or args.person_b) else None
-            result = generator.generate(args.prompt, prompts=prompts, seconds=args.seconds, seed=args.seed,
-                                        variations=args.variations, guidance=args.guidance,
-                                        steps=args.steps or DEFAULT_STEPS, progress=progress)
+            result = generator.generate(args.prompt, prompts=prompts, seconds=args.seconds,
+                                        sampler=SamplerSettings.from_args(args), progress=progress)
         for warning in result.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         for v, clip in enumerate(result.clips):

@@ -28,7 +28,7 @@ import torch
 from ..data.build import load_split
 from ..motion.clip_file import Clip
 from ..motion.features import POS
-from ..motion.protocol import DEFAULT_GUIDANCE, DEFAULT_STEPS
+from ..motion.protocol import DEFAULT_GUIDANCE, DEFAULT_STEPS, SamplerSettings
 from .evaluator import Evaluator
 from .metrics import (
     R_PRECISION_PERMUTATIONS,
@@ -128,14 +128,15 @@ def generate_clips(generator: Any, windows: list[Window], picks: np.ndarray, see
                    guidance: float, variations: int = 1) -> list[list[Clip]]:
     """``variations`` clips per window from its picked caption (one batched call per window, own seeds)."""
     seconds = WINDOW_FRAMES / windows[0].clip.fps
-    return [generator.generate(w.captions[int(k)], seconds=seconds, seed=seed + 100 * i, steps=steps,
-                               guidance=guidance, variations=variations).clips
+    return [generator.generate(w.captions[int(k)], seconds=seconds,
+                               sampler=SamplerSettings(seed + 100 * i, variations, guidance, steps)).clips
             for i, (w, k) in enumerate(zip(windows, picks))]
 
 
 def react_clips(generator: Any, windows: list[Window], picks: np.ndarray, seed: int, settings: Settings) -> list[Clip]:
     """The follow generated against each window's real lead (slot 0, kept as given)."""
-    return [generator.react(w.clip.person(0), w.captions[int(k)], seed=seed + i, guidance=settings.guidance).clips[0]
+    return [generator.react(w.clip.person(0), w.captions[int(k)],
+                            sampler=SamplerSettings(seed=seed + i, guidance=settings.guidance)).clips[0]
             for i, (w, k) in enumerate(zip(windows, picks))]
 
 

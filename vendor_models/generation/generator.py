@@ -39,6 +39,7 @@ from ..motion.protocol import (
     MAX_VARIATIONS,
     MIN_SECONDS,
     ErrorCode,
+    SamplerSettings,
 )
 from ..motion.skeleton import FPS
 from .errors import Cancelled, GenerationError
@@ -116,13 +117,16 @@ def _check_prompt(prompt: str, prompts: list[str] | None, warnings: list[str]) -
     return text
 
 
-def _check_common(variations: int, guidance: float, steps: int) -> None:
+def _check_sampler(sampler: SamplerSettings) -> tuple[int, int, float, int]:
+    """(seed, variations, guidance, steps) of resolved settings, or a ``bad_request`` error saying what is wrong."""
+    seed, variations, guidance, steps = sampler.seed, sampler.variations, float(sampler.guidance or 0.0), sampler.steps or 0
     if not 1 <= int(variations) <= MAX_VARIATIONS:
         raise GenerationError(ErrorCode.BAD_REQUEST, f"variations must be 1..{MAX_VARIATIONS}, got {variations}")
     if not (np.isfinite(guidance) and 0.0 <= guidance <= 20.0):
         raise GenerationError(ErrorCode.BAD_REQUEST, f"guidance must be between 0 and 20, got {guidance}")
     if not 1 <= int(steps) <= MAX_STEPS:
         raise GenerationError(ErrorCode.BAD_REQUEST, f"steps must be 1..{MAX_STEPS}, got {steps}")
+    return int(seed), int(variations), guidance, int(steps)
 
 
 class Generator:
@@ -167,16 +171,22 @@ class Generator:
 
     # -- public API --------------------------------------------------------------------------------
 
-    def generate(self, prompt: str, *, prompts: list[str] | None = None, seconds: float = 6.0, seed: int = 0,
-                 variations: int = 1, guidance: float = DEFAULT_GUIDANCE, steps: int = DEFAULT_STEPS,
+    def sampler_defaults(self, react: bool = False) -> tuple[float, int]:
+        """(guidance, steps) this model uses when the caller leaves them unset: its card's, else ours."""
+        card = self.card.get("sampler", {})
+        steps = card.get("react_steps" if react else "steps", DEFAULT_REACT_STEPS if react else DEFAULT_STEPS)
+        return float(card.get("guidance", DEFAULT_GUIDANCE)), int(steps)
+
+    def generate(self, prompt: str, *, prompts: list[str] | None = None, seconds: float = 6.0,
+                 sampler: SamplerSettings = SamplerSettings(),
                  progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> GenerationOutput:
-        """``variations`` two-person clips of ``seconds`` for the prompt; variation v uses seed + v."""
+        """``sampler.variations`` two-person clips of ``seconds`` for the prompt; variation v uses seed + v."""
         flush_denormals()
         warnings: list[str] = []
         text = _check_prompt(prompt, prompts, warnings)
         if not (isinstance(seconds, (int, float)) and MIN_SECONDS <= float(seconds) <= MAX_SECONDS):
             raise GenerationError(ErrorCode.BAD_SECONDS, f"seconds must be between {MIN_SECONDS:g} and {MAX_SECONDS:g}, got {seconds}")
-        _check_common(variations, guidance, steps)
+        seed, variations, guidance, steps = _check_sampler(sampler.resolved(*self.sampler_defaults()))
         frames = frames_for(float(seconds))
         meta = {"prompt": prompt, "prompts": list(prompts or []), "text": text, "seed": int(seed),
                 "model": self.name, "guidance": float(guidance), "steps": int(steps), "mode": "generate"}
@@ -188,8 +198,8 @@ class Generator:
                  for v in range(len(feats))]
         return self._finish(clips, warnings, timings, started, progress)
 
-    def react(self, partner: Clip, prompt: str, *, seed: int = 0, variations: int = 1, guidance: float = DEFAULT_GUIDANCE,
-              steps: int = DEFAULT_REACT_STEPS, progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> GenerationOutput:
+    def react(self, partner: Clip, prompt: str, *, sampler: SamplerSettings = SamplerSettings(),
+              progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> GenerationOutput:
         """The other person for a one-person ``partner`` clip, in the partner's world frame.
 
         The partner is person A of every output clip exactly as given (cut to whole token steps and at
@@ -198,7 +208,7 @@ class Generator:
         flush_denormals()
         warnings: list[str] = []
         text = _check_prompt(prompt, None, warnings)
-        _check_common(variations, guidance, steps)
+        seed, variations, guidance, steps = _check_sampler(sampler.resolved(*self.sampler_defaults(react=True)))
         window = partner_window(partner, warnings)
         frames = window.num_frames - 1
         codes = self.vq.encode(self.vq.normalise(torch.from_numpy(pair_features(window)[:, 0]).to(self.torch_device)[None]))

@@ -9,8 +9,10 @@ are ``.npz`` files (see :mod:`clip`) whose paths the messages carry.
 
 from __future__ import annotations
 
+import argparse
 import json
-from dataclasses import asdict, dataclass, field, fields
+import uuid
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, ClassVar
 
 WORKER_ID = "worker"
@@ -65,18 +67,61 @@ class Message:
 # --- requests (add-on → worker) -------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SamplerSettings:
+    """How the sampler runs, carried whole from the panel or the command line to the generator.
+
+    ``guidance`` or ``steps`` left ``None`` mean "the model's own default", so a model whose authors chose
+    other settings (the official InterMask: 20 steps, guidance 2) keeps them. Variation ``v`` uses seed
+    ``seed + v``.
+    """
+
+    seed: int = 0
+    variations: int = 1
+    guidance: float | None = None
+    steps: int | None = None
+
+    def resolved(self, guidance: float, steps: int) -> "SamplerSettings":
+        """A copy with unset fields filled from the model's defaults."""
+        return replace(self, guidance=self.guidance if self.guidance is not None else guidance,
+                       steps=self.steps if self.steps is not None else steps)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "SamplerSettings":
+        """The settings of a command line made with :func:`add_sampler_arguments`."""
+        return cls(seed=args.seed, variations=args.variations, guidance=args.guidance, steps=args.steps)
+
+    @classmethod
+    def from_json(cls, data: object, job_id: str = "") -> "SamplerSettings":
+        if not isinstance(data, dict) or set(data) - {f.name for f in fields(cls)}:
+            raise ProtocolError(f"'sampler' must be an object with fields {[f.name for f in fields(cls)]}", job_id=job_id)
+        for name, kinds in (("seed", (int,)), ("variations", (int,)), ("guidance", (int, float, type(None))),
+                            ("steps", (int, type(None)))):
+            value = data.get(name)
+            if name in data and (not isinstance(value, kinds) or isinstance(value, bool)):
+                raise ProtocolError(f"sampler field {name!r} has the wrong type", job_id=job_id)
+        settings = cls(**data)
+        return settings if settings.guidance is None else replace(settings, guidance=float(settings.guidance))
+
+
+def add_sampler_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--seed --variations --guidance --steps`` for every generating command (unset = the model's own)."""
+    parser.add_argument("--seed", type=int, default=0, help="same seed, same motion")
+    parser.add_argument("--variations", type=int, default=1, help="how many to generate (seeds seed, seed+1, …)")
+    parser.add_argument("--guidance", type=float, help=f"classifier-free guidance (default: the model's; ours {DEFAULT_GUIDANCE:g})")
+    parser.add_argument("--steps", type=int, help=f"unmasking steps (default: the model's; ours {DEFAULT_STEPS}, "
+                        f"{DEFAULT_REACT_STEPS} for a reaction)")
+
+
 @dataclass
 class Generate(Message):
-    """Generate ``variations`` interactions for ``prompt`` (or per-person ``prompts`` [A, B])."""
+    """Generate ``sampler.variations`` interactions for ``prompt`` (or per-person ``prompts`` [A, B])."""
 
     TYPE: ClassVar[str] = "generate"
     prompt: str = ""
     prompts: list[str] = field(default_factory=list)
     seconds: float = 6.0
-    seed: int = 0
-    variations: int = 1
-    guidance: float = DEFAULT_GUIDANCE
-    steps: int = DEFAULT_STEPS
+    sampler: SamplerSettings = field(default_factory=SamplerSettings)
     out_dir: str = ""
 
 
@@ -87,11 +132,22 @@ class React(Message):
     TYPE: ClassVar[str] = "react"
     prompt: str = ""
     partner: str = ""
-    seed: int = 0
-    variations: int = 1
-    guidance: float = DEFAULT_GUIDANCE
-    steps: int = DEFAULT_REACT_STEPS
+    sampler: SamplerSettings = field(default_factory=SamplerSettings)
     out_dir: str = ""
+
+
+def new_job_id() -> str:
+    """The one job-id scheme of every front end: unique across processes and Blender sessions."""
+    return f"job-{uuid.uuid4().hex[:12]}"
+
+
+def job_request(prompt: str, sampler: SamplerSettings, out_dir: str, *, prompts: list[str] | None = None,
+                seconds: float = 6.0, partner: str = "") -> Generate | React:
+    """THE request builder of the panel and the command line: a reaction when ``partner`` names a clip file."""
+    if partner:
+        return React(new_job_id(), prompt=prompt, partner=partner, sampler=sampler, out_dir=out_dir)
+    return Generate(new_job_id(), prompt=prompt, prompts=list(prompts or []), seconds=float(seconds), sampler=sampler,
+                    out_dir=out_dir)
 
 
 @dataclass
@@ -177,6 +233,8 @@ def parse(line: str) -> Message:
     unknown = set(data) - set(known) - {"type"}
     if unknown:
         raise ProtocolError(f"{kind}: unknown fields {sorted(unknown)}", job_id=job_id)
+    if "sampler" in data:
+        data = dict(data, sampler=SamplerSettings.from_json(data["sampler"], job_id))
     try:
         message = cls(**{k: v for k, v in data.items() if k != "type"})
     except TypeError as exc:
@@ -188,7 +246,7 @@ def parse(line: str) -> Message:
 def _check_types(message: Message, data: dict[str, Any], job_id: str) -> None:
     defaults = type(message)(id=job_id)
     for name, value in data.items():
-        if name in ("type", "id"):
+        if name in ("type", "id", "sampler"):
             continue
         expected = type(getattr(defaults, name))
         ok = isinstance(value, expected) or (expected is float and isinstance(value, int))

@@ -259,12 +259,11 @@ class Worker:
             def progress(step: int, total: int, stage: str) -> None:
                 self.channel.send(Progress(job.id, step=int(step), total=int(total), stage=str(stage)))
 
-            common = dict(seed=job.seed, variations=job.variations, guidance=job.guidance, steps=job.steps,
-                          progress=progress, should_stop=should_stop)
             if isinstance(job, Generate):
-                output = model.generate(job.prompt, prompts=job.prompts or None, seconds=job.seconds, **common)
+                output = model.generate(job.prompt, prompts=job.prompts or None, seconds=job.seconds,
+                                        sampler=job.sampler, progress=progress, should_stop=should_stop)
             else:
-                output = model.react(partner, job.prompt, **common)
+                output = model.react(partner, job.prompt, sampler=job.sampler, progress=progress, should_stop=should_stop)
             if should_stop():
                 raise JobError(ErrorCode.CANCELLED, "cancelled")
             write_started = time.perf_counter()
