@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from ..generation.errors import GenerationError
-from ..motion.clip_file import Clip, ClipError
+from ..generation.reaction import load_partner
+from ..motion.clip_file import ClipError
 from ..motion.protocol import SamplerSettings, add_sampler_arguments
 
 
@@ -31,19 +32,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--checkpoint", type=Path, help="checkpoint folder (default: the shipped model)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     return parser.parse_args(argv)
-
-
-def load_partner(path: Path) -> Clip:
-    """A one-person partner from a clip file or a BVH file (converted to our skeleton)."""
-    if path.suffix.lower() == ".bvh":
-        from ..data.bvh import BvhError
-        from ..data.convert import convert
-
-        try:
-            return convert([path])
-        except BvhError as exc:
-            raise ClipError(f"{path}: {exc}") from exc
-    return Clip.load(path)
 
 
 def output_path(out: Path, variation: int, suffix: str) -> Path:

@@ -53,8 +53,8 @@ def markdown(result: dict[str, Any], evaluator_info: dict[str, Any]) -> str:
     best = evaluator_info.get("best", {})
     val = best.get("val_top123")
     lines += ["", "How to read this:", "",
-              f"- Evaluator: our InterCLIP-style model (`checkpoints/evaluator`), trained contrastively on the train "
-              f"split's pair windows and captioner texts"
+              "- Evaluator: our InterCLIP-style model (`checkpoints/evaluator`), trained contrastively on the train "
+              "split's pair windows and captioner texts"
               + (f"; its own val retrieval R@1/2/3 = {val[0]:.2f}/{val[1]:.2f}/{val[2]:.2f}" if val else "") + ".",
               f"- R-precision uses batches of {R_PRECISION_BATCH} (InterGen: 96), so chance is "
               f"{1 / R_PRECISION_BATCH:.3f}/{2 / R_PRECISION_BATCH:.3f}/{3 / R_PRECISION_BATCH:.3f}; none of these "

@@ -28,7 +28,7 @@ import torch
 from ..data.build import load_split
 from ..motion.clip_file import Clip
 from ..motion.features import POS
-from ..motion.protocol import DEFAULT_GUIDANCE, DEFAULT_STEPS, SamplerSettings
+from ..motion.protocol import DEFAULT_GUIDANCE, DEFAULT_STEPS, FRAMES_PER_TOKEN, SamplerSettings
 from .evaluator import Evaluator
 from .metrics import (
     R_PRECISION_PERMUTATIONS,
@@ -145,7 +145,7 @@ def vq_reconstruction(vq: Any, windows: list[Window]) -> tuple[list[Clip], float
     reconstructed clips and MPJPE in mm."""
     from ..motion.features import clip_from_features, smooth_decoded
     feats = window_features([w.clip for w in windows])  # [B, T-1, 2, 262]
-    t = feats.shape[1] // 4 * 4
+    t = feats.shape[1] // FRAMES_PER_TOKEN * FRAMES_PER_TOKEN
     x = torch.from_numpy(feats[:, :t]).permute(0, 2, 1, 3).reshape(-1, t, feats.shape[-1])
     with torch.no_grad():
         rec = smooth_decoded(vq.denormalise(vq.decode(vq.encode(vq.normalise(x)))).numpy())

@@ -7,14 +7,36 @@ person 1, so the canonical frame is the partner's own, and :func:`into_partner_w
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ..motion.canonical import canonical_frame
-from ..motion.clip_file import Clip
+from ..motion.clip_file import Clip, ClipError
 from ..motion.protocol import FRAMES_PER_TOKEN, MAX_SECONDS, MIN_SECONDS, ErrorCode
 from ..motion.resampling import resample_clip
 from ..motion.skeleton import FPS
 from .errors import GenerationError
+
+
+def load_partner(path: str | Path) -> Clip:
+    """The partner of a reaction from a clip file (.npz) or a BVH file (converted to our skeleton); a
+    ``bad_partner`` error naming the file otherwise. The worker and ``intermask sample --react`` both use it."""
+    if not str(path):
+        raise GenerationError(ErrorCode.BAD_PARTNER, "a reaction needs the partner: a one-person clip or BVH file")
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".bvh":
+            from ..data.bvh import BvhError
+            from ..data.convert import convert
+
+            try:
+                return convert([path])
+            except BvhError as exc:
+                raise ClipError(f"{path}: {exc}") from exc
+        return Clip.load(path)
+    except (ClipError, OSError) as exc:
+        raise GenerationError(ErrorCode.BAD_PARTNER, str(exc)) from exc
 
 
 def partner_window(partner: object, warnings: list[str]) -> Clip:

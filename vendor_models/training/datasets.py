@@ -17,6 +17,7 @@ import numpy as np
 
 from ..motion.clip_file import Clip, ClipError
 from ..motion.features import FEATURE_DIM, mirror_features, pair_features
+from ..motion.protocol import FRAMES_PER_TOKEN
 
 SEGMENT_FRAMES = 301        # 300 feature rows = 10 s, the longest generated clip
 SEGMENT_HOP = 150
@@ -71,8 +72,8 @@ class WindowSet:
 
     @classmethod
     def build(cls, sequences: list[np.ndarray], mean: np.ndarray, std: np.ndarray, window: int, stride: int) -> "WindowSet":
-        if window % 4:
-            raise ValueError(f"window must be a multiple of 4 frames, got {window}")
+        if window % FRAMES_PER_TOKEN:
+            raise ValueError(f"window must be a multiple of {FRAMES_PER_TOKEN} frames, got {window}")
         normalised = [((s - mean) / std).astype(np.float32) for s in sequences if len(s) >= window]
         pairs = [(i, start) for i, s in enumerate(normalised) for start in range(0, len(s) - window + 1, stride)]
         if not pairs:

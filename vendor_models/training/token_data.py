@@ -30,6 +30,7 @@ from ..models.vq.vqvae import VQVAE
 from ..motion.canonical import canonicalise_clip
 from ..motion.clip_file import Clip, ClipError
 from ..motion.features import mirror, pair_features
+from ..motion.protocol import FRAMES_PER_TOKEN
 
 WINDOW_ROWS = 300                      # feature rows per window (10 s at 30 fps)
 BUCKETS = (15, 30, 45, 75)             # caption prefixes, in token steps (4 frames each)
@@ -84,7 +85,7 @@ def window_captions(window: Window, rng: np.random.Generator) -> list[list[str]]
     """Per bucket: [full description, short caption, short caption]."""
     out = []
     for steps in BUCKETS:
-        frames = 4 * steps + 1
+        frames = FRAMES_PER_TOKEN * steps + 1
         try:
             found = facts(measure(window.positions[:frames], window.contacts[:frames], 30.0))
         except CaptionError:

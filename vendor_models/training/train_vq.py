@@ -108,7 +108,7 @@ def main(argv: list[str]) -> int:
     torch.manual_seed(tcfg.seed)
 
     sets, mean, std, data = load_windows(tcfg, out, args.cache)
-    print(f"data: " + ", ".join(f"{k} {v['windows']} windows / {v['sequences']} sequences" for k, v in data.items()), flush=True)
+    print("data: " + ", ".join(f"{k} {v['windows']} windows / {v['sequences']} sequences" for k, v in data.items()), flush=True)
     model = VQVAE(chosen.model)
     model.set_normalisation(torch.from_numpy(mean), torch.from_numpy(std))
     optimiser = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, betas=(0.9, 0.99), weight_decay=tcfg.weight_decay)

@@ -12,6 +12,7 @@ import torch
 
 from ..models.vq import VQVAE
 from ..models.vq.losses import positions_of
+from ..motion.protocol import FRAMES_PER_TOKEN
 from .datasets import WindowSet
 
 
@@ -55,7 +56,7 @@ def evaluate_sequences(model: VQVAE, sequences: list[np.ndarray]) -> dict[str, A
     total, frames = 0.0, 0
     try:
         for seq in sequences:
-            usable = len(seq) - len(seq) % 4
+            usable = len(seq) - len(seq) % FRAMES_PER_TOKEN
             if usable == 0:
                 continue
             target = torch.from_numpy(seq[None, :usable])

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from .. import __version__
-from ..motion.clip_file import Clip, ClipError
+from ..generation.reaction import load_partner
+from ..motion.clip_file import Clip
 from ..motion.protocol import (
     REQUEST_TYPES,
     WORKER_ID,
@@ -156,17 +157,6 @@ def as_job_error(exc: BaseException, default: str = ErrorCode.INTERNAL) -> JobEr
     if isinstance(exc, ImportError):
         return JobError(ErrorCode.INTERNAL, f"{sys.executable} cannot import the model code: {message}")
     return JobError(default, f"{type(exc).__name__}: {message}".splitlines()[0])
-
-
-def load_partner(path: str) -> Clip:
-    """The partner clip file of a ``react`` job, or a ``bad_partner`` error naming it (the generator checks
-    its shape)."""
-    if not path:
-        raise JobError(ErrorCode.BAD_PARTNER, "react needs 'partner', the path of a one-person clip file")
-    try:
-        return Clip.load(path)
-    except ClipError as exc:
-        raise JobError(ErrorCode.BAD_PARTNER, str(exc)) from exc
 
 
 class Worker:

@@ -12,9 +12,10 @@ import torch
 from torch import nn
 
 from ...motion.features import CONTACT, FEATURE_DIM, POS, ROT, VEL
+from ...motion.protocol import FRAMES_PER_TOKEN
 from ...motion.skeleton import NUM_JOINTS
 from ..vq.layers import mean_adjacency
-from ..vq.vqvae import TIME_DOWNSAMPLE, TOKEN_JOINTS
+from ..vq.vqvae import TOKEN_JOINTS
 from .options import OfficialReleaseError, OfficialVQOptions
 
 JOINT_CHANNELS = 12
@@ -172,7 +173,7 @@ class OfficialVQVAE(nn.Module):
     @torch.no_grad()
     def encode(self, feats: torch.Tensor) -> torch.Tensor:
         """Normalised ``[B, T, 262]`` (T a multiple of 4) → code ids ``[B, 5, T/4]``."""
-        if feats.ndim != 3 or feats.shape[-1] != FEATURE_DIM or feats.shape[1] % TIME_DOWNSAMPLE or not feats.shape[1]:
+        if feats.ndim != 3 or feats.shape[-1] != FEATURE_DIM or feats.shape[1] % FRAMES_PER_TOKEN or not feats.shape[1]:
             raise ValueError(f"features must be [batch, 4k frames, {FEATURE_DIM}], got {tuple(feats.shape)}")
         z = self.encoder(joints_from_features(feats.float()))          # [B, D, 5, L]
         b, d, g, steps = z.shape

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ...motion.features import CONTACT, FEATURE_DIM, POS, ROT, VEL
+from ...motion.protocol import FRAMES_PER_TOKEN
 from ...motion.skeleton import NUM_JOINTS
 from .config import VQConfig
 from .encdec import Decoder, Encoder
@@ -21,7 +22,6 @@ from .quantizer import EMAQuantizer, QuantizerOutput
 
 CONTACT_SLICE = CONTACT
 TOKEN_JOINTS = 5
-TIME_DOWNSAMPLE = 4
 
 
 def _channel_index() -> torch.Tensor:
@@ -84,8 +84,8 @@ class VQVAE(nn.Module):
     def _check(self, feats: torch.Tensor) -> None:
         if feats.ndim != 3 or feats.shape[-1] != FEATURE_DIM:
             raise ValueError(f"features must be [batch, frames, {FEATURE_DIM}], got {tuple(feats.shape)}")
-        if feats.shape[1] == 0 or feats.shape[1] % TIME_DOWNSAMPLE:
-            raise ValueError(f"frame count must be a positive multiple of {TIME_DOWNSAMPLE}, got {feats.shape[1]}")
+        if feats.shape[1] == 0 or feats.shape[1] % FRAMES_PER_TOKEN:
+            raise ValueError(f"frame count must be a positive multiple of {FRAMES_PER_TOKEN}, got {feats.shape[1]}")
 
     def to_channels(self, feats: torch.Tensor) -> torch.Tensor:
         """[B, T, 262] → [B, 12, 22, T] (zero 6D for the root)."""
