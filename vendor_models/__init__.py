@@ -1,8 +1,8 @@
-"""The model half of InterMask for Blender.
+"""The model half of InterMask for Blender: networks, sampling, training, evaluation, the worker, checkpoints.
 
-Importing this package (or its numpy-only modules ``skeleton``, ``clip`` and ``protocol``) must stay
-cheap and must never import torch or bpy: the Blender add-on imports those three modules directly.
-Everything that needs torch lives in submodules that are imported on demand.
+Never imports bpy. The Blender add-on may import exactly one part of it, the numpy-only ``motion``
+package (through ``intermask_blender.seam``), so importing this package itself must stay cheap and free
+of torch; everything that needs torch lives in sub-packages imported on demand.
 """
 
 __version__ = "0.1.0"

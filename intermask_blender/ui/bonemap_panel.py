@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bpy
 
+from ..errors import InterMaskError
 from ..rigs import bonemap
 from ..seam import skeleton
 
@@ -39,7 +40,7 @@ class INTERMASK_OT_bonemap_override(bpy.types.Operator):
             obj = _armature(self.armature)
             guess = bonemap.guess_bone_map(obj.name, [b.name for b in obj.data.bones]).bones.get(self.joint)
             bonemap.set_override(obj, self.joint, guess or obj.data.bones[0].name)
-        except (bonemap.BoneMapError, IndexError) as exc:
+        except (InterMaskError, IndexError) as exc:
             self.report({"ERROR"}, str(exc) or f"'{self.armature}' has no bones")
             return {"CANCELLED"}
         return {"FINISHED"}

@@ -16,7 +16,7 @@ from pathlib import Path
 import bpy
 
 from ..client import deps, job
-from ..errors import UsageError
+from ..errors import InterMaskError, UsageError
 
 DEVICES = [("auto", "Auto", "CUDA, then Apple MPS, then CPU"), ("cuda", "CUDA", "NVIDIA GPU"),
            ("mps", "MPS", "Apple Silicon GPU"), ("cpu", "CPU", "Processor only")]
@@ -136,7 +136,7 @@ class INTERMASK_OT_check_worker(bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> set[str]:
         try:
             python = worker_config(context).python
-        except (deps.WorkerPythonError, ValueError) as exc:
+        except InterMaskError as exc:
             _Tasks.check_result = str(exc)
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
@@ -169,7 +169,7 @@ class IM_Preferences(bpy.types.AddonPreferences):
             layout.prop(self, "python_path")
         try:
             layout.label(text=f"Worker runs: {worker_config(context).python}", icon="CHECKMARK")
-        except (deps.WorkerPythonError, ValueError) as exc:
+        except InterMaskError as exc:
             layout.label(text=str(exc), icon="ERROR")
         layout.prop(self, "device")
         layout.prop(self, "checkpoint")
