@@ -16,6 +16,7 @@ Folders whose name starts with ``.`` are imports in progress and are never liste
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -127,16 +128,34 @@ def model_folder(name: str | None) -> Path | None:
     return find_model(name).folder
 
 
-def staging_folder(name: str, root: Path | None = None) -> tuple[Path, Path]:
-    """(hidden temporary folder, final folder) for writing model ``name``: write into the first, then
-    :func:`publish` it, so a reader never sees half a model. Refuses a name that is already taken."""
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--model NAME`` (from the store) or ``--checkpoint FOLDER``, for every command that runs a model."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--model", help=f"model name, see `intermask models list` (default: {BUILTIN})")
+    group.add_argument("--checkpoint", type=Path, help="model folder by path (default: the built-in model)")
+
+
+def chosen_folder(args: argparse.Namespace) -> Path | None:
+    """The folder :func:`add_model_arguments` selected; None means the built-in model."""
+    return args.checkpoint if args.checkpoint is not None else model_folder(args.model)
+
+
+def free_folder(name: str, root: Path | None = None) -> Path:
+    """Where model ``name`` would go; refuses an invalid name or one that is already taken."""
     root = models_dir() if root is None else root
     final = root / check_name(name)
     if final.exists():
         raise ModelStoreError(f"a model named {name!r} already exists in {root}; "
                               f"remove it first (intermask models remove {name}) or choose another --name")
-    root.mkdir(parents=True, exist_ok=True)
-    staging = root / f".importing-{name}-{uuid.uuid4().hex[:8]}"
+    return final
+
+
+def staging_folder(name: str, root: Path | None = None) -> tuple[Path, Path]:
+    """(hidden temporary folder, final folder) for writing model ``name``: write into the first, then
+    :func:`publish` it, so a reader never sees half a model."""
+    final = free_folder(name, root)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = final.parent / f".importing-{name}-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     return staging, final
 

@@ -101,9 +101,10 @@ def read_stats(folder: Path) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def read_clip(path: Path) -> tuple[ClipTextTower, str, str, list[str]]:
-    """(text tower, identity, sha256, warnings) of the user's CLIP file; refuses one the head cannot use."""
-    if not path.is_file():
-        raise ClipWeightsError(f"CLIP file not found: {path}")
+    """(text tower, identity, sha256, warnings) of the user's CLIP file; refuses one the head cannot use.
+
+    Identified by sha256 (OpenAI's original download) or by its tensor shapes; another 768-wide CLIP is
+    accepted with a warning, since it runs but gives conditions the model was not trained with."""
     sha = file_sha256(path)
     try:
         full = read_clip_state(path)
@@ -148,19 +149,22 @@ def import_official(root: Path, clip: Path, stats_dir: Path, name: str = DEFAULT
                     transformer: str = DEFAULT_TRANSFORMER, store: Path | None = None,
                     progress: Progress = lambda _: None) -> ImportResult:
     """Check everything, then write the model folder atomically; returns where it went."""
-    model_store.check_name(name)
     store = model_store.models_dir() if store is None else store
-    if (store / name).exists():
-        model_store.staging_folder(name, store)             # raises the 'already exists' message
+    model_store.free_folder(name, store)
     progress("[1/5] checking the release folder")
     trans_dir = release_folder(Path(root), transformer)
+    if not Path(clip).is_file():
+        raise ClipWeightsError(f"CLIP file not found: {clip}")
     progress("[2/5] reading the feature statistics")
     stats = read_stats(Path(stats_dir))
-    progress(f"[3/5] reading CLIP from {clip}")
-    tower, identity, sha, warnings = read_clip(Path(clip))
-    progress("[4/5] converting the release (transformer, VQ-VAE, text head)")
+    progress("[3/5] converting the release (transformer, VQ-VAE, text head)")
     release = load_release(trans_dir, WEIGHTS)
-    head = ClipConditionHead.from_official_state(release.text_state)
+    try:
+        head = ClipConditionHead.from_official_state(release.text_state)
+    except RuntimeError as exc:
+        raise OfficialReleaseError(f"{trans_dir}: the text head (clipTrans, clipln) does not fit ({exc})") from exc
+    progress(f"[4/5] reading CLIP from {clip}")
+    tower, identity, sha, warnings = read_clip(Path(clip))
     sizes = {"latent_dim": release.transformer_options.latent_dim, "n_layers": release.transformer_options.n_layers,
              "n_heads": release.transformer_options.n_heads, "ff_size": release.transformer_options.ff_size,
              "nb_code": release.vq_options.nb_code, "code_dim": release.vq_options.code_dim,
