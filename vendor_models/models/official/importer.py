@@ -131,7 +131,7 @@ def read_clip(path: Path) -> tuple[ClipTextTower, str, str, list[str]]:
 
 
 def _card(name: str, root: Path, transformer: str, vq_name: str, clip: Path, identity: str, sha: str,
-          sizes: dict[str, int | float]) -> dict[str, object]:
+          sizes: dict[str, int]) -> dict[str, object]:
     return {
         "name": name, "kind": model_store.OFFICIAL_KIND, "non_commercial": True,
         "licence": LICENCE, "licence_short": LICENCE_SHORT,
