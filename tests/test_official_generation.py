@@ -132,3 +132,14 @@ def test_sample_with_the_imported_model(store: Path, tmp_path: Path, monkeypatch
                           capture_output=True, text=True, timeout=280, env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert done.returncode == 0, done.stderr[-2000:]
     assert Clip.load(tmp_path / "c.npz").meta["model"] == NAME
+
+
+def test_bench_runs_the_imported_model_with_its_own_settings(store: Path, monkeypatch) -> None:
+    monkeypatch.setenv(ENV_VAR, str(store))
+    done = subprocess.run([sys.executable, "-m", "vendor_models", "bench", "--model", NAME, "--runs", "1",
+                           "--seconds", "1", "--threads", "1", "--device", "cpu", "--json"],
+                          capture_output=True, text=True, timeout=280, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["model"] == NAME and report["steps"] == 20 and report["threads"] == 1
+    assert report["goal"]["clip_10s_max_s"] == 10.0 and report["goal"]["peak_rss_max_mb"] == 1536.0

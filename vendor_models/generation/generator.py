@@ -256,6 +256,8 @@ class Generator:
                 progress: ProgressFn | None) -> GenerationOutput:
         timings["decode_s"] = time.perf_counter() - started
         timings["total_s"] = sum(timings.values())
+        if self.torch_device.type == "cuda":
+            timings["cuda_peak_mb"] = torch.cuda.max_memory_allocated(self.torch_device) / 2**20
         if progress is not None:
             progress(1, 1, "decoding")
         for clip in clips:

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from ..checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from ..checkpoint import Checkpoint, CheckpointError, assigned, load_checkpoint, save_checkpoint
 from ..text.clip_encoder import OfficialClipEncoder
 from ..text.clip_tokenizer import ClipTokenizer
 from ..text.clip_tower import ClipConditionHead, ClipTextShape, ClipTextTower
@@ -90,10 +90,8 @@ def load_text(folder: Path) -> tuple[ClipTokenizer, ClipTextTower, ClipCondition
     ckpt = load_checkpoint(path, kind=TEXT_KIND)
     try:
         shape = config_from_dict(ClipTextShape, ckpt.config["tower"])
-        tower = ClipTextTower(shape)
-        tower.load_state_dict(_with_prefix(ckpt.state, _TOWER), strict=True)
-        head = ClipConditionHead()
-        head.load_state_dict(_with_prefix(ckpt.state, _HEAD), strict=True)
+        tower = assigned(lambda: ClipTextTower(shape), _with_prefix(ckpt.state, _TOWER))
+        head = assigned(ClipConditionHead, _with_prefix(ckpt.state, _HEAD))
         tokenizer = ClipTokenizer(folder / VOCAB_FILE)
     except (KeyError, TypeError, ValueError, RuntimeError, OSError) as exc:
         raise CheckpointError(f"{path} (or {VOCAB_FILE} next to it) does not match the CLIP text code ({exc})") from exc
