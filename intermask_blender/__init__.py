@@ -16,9 +16,9 @@ def _modules() -> list[ModuleType]:
     from .client import job
     from .rigs import bonemap
     from .ui import bonemap_panel as bonemap_ui
-    from .ui import operators, panel, preferences, properties
+    from .ui import model_choice, operators, panel, preferences, properties
 
-    return [properties, bonemap, preferences, job, operators, bonemap_ui, panel]
+    return [properties, bonemap, model_choice, preferences, job, operators, bonemap_ui, panel]
 
 
 def register() -> None:

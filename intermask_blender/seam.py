@@ -9,6 +9,7 @@ try:  # the built extension: vendor_models is bundled inside the add-on package
         canonical,
         clip_file,
         contacts,
+        model_store,
         protocol,
         resampling,
         rotations,
@@ -20,6 +21,7 @@ except ImportError:  # a source checkout or an installed project
         canonical,
         clip_file,
         contacts,
+        model_store,
         protocol,
         resampling,
         rotations,
@@ -27,4 +29,7 @@ except ImportError:  # a source checkout or an installed project
         worker_launch,
     )
 
-__all__ = ["canonical", "clip_file", "contacts", "protocol", "resampling", "rotations", "skeleton", "worker_launch"]
+__all__ = [
+    "canonical", "clip_file", "contacts", "model_store", "protocol", "resampling", "rotations", "skeleton",
+    "worker_launch",
+]

@@ -4,7 +4,7 @@ Same worker client and same bake path as the panel (:mod:`worker_client`, :mod:`
 process generates, this process (bpy, no torch) builds or imports the rigs, bakes and saves.
 
     intermask generate "PROMPT" --seconds 6 --seed 1 --out scene.blend [--rig SPEC [--rig SPEC]]
-                       [--save-clip clip.npz] [--json]
+                       [--save-clip clip.npz] [--json] [--model NAME | --checkpoint FOLDER]
     intermask react --partner FILE.bvh|FILE.blend:OBJECT "PROMPT" --out scene.blend [--rig SPEC]
                     [--partner-fps FPS] [--partner-frames A:B] [...]
 
@@ -37,7 +37,7 @@ from ..errors import InterMaskError, UsageError
 from ..rigs import rig_specs as rigs
 from ..rigs.read_armature import read_partner
 from ..seam import clip_file as clipmod
-from ..seam import protocol
+from ..seam import model_store, protocol
 from .scene_setup import new_scene
 
 #: Failures that end the command with a one-line message instead of a traceback.
@@ -63,13 +63,14 @@ def _parser(command: str) -> argparse.ArgumentParser:
                         help="rig spec; once for both people, twice for A then B (default: mannequin)")
     parser.add_argument("--save-clip", type=Path, help="also write the generated clip (.npz)")
     parser.add_argument("--variation", type=int, default=1, help="which of them to bake (1-based)")
-    parser.add_argument("--checkpoint", type=Path, help="model folder (default: the built-in model)")
+    model_store.add_model_arguments(parser)
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     return parser
 
 
-def _check_args(args: argparse.Namespace, react: bool) -> None:
+def _check_args(args: argparse.Namespace, react: bool) -> Path | None:
+    """Refuse bad options before any work; returns the model folder for the worker (None: built-in)."""
     if args.out.suffix.lower() != ".blend":
         raise UsageError(f"--out must name a .blend file, not {args.out}")
     if len(args.rig) > (1 if react else 2):
@@ -80,6 +81,10 @@ def _check_args(args: argparse.Namespace, react: bool) -> None:
         raise UsageError(f"checkpoint folder not found: {args.checkpoint}")
     if not react and not protocol.MIN_SECONDS <= args.seconds <= protocol.MAX_SECONDS:
         raise UsageError(f"--seconds must be within {protocol.MIN_SECONDS:g}-{protocol.MAX_SECONDS:g}, not {args.seconds:g}")
+    try:
+        return model_store.chosen_folder(args)
+    except model_store.ModelStoreError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def _progress(message: protocol.Progress) -> None:
@@ -135,9 +140,9 @@ def _partner(args: argparse.Namespace, scene: bpy.types.Scene, out_dir: Path) ->
 def run(command: str, args: argparse.Namespace) -> dict[str, Any]:
     """Generate, bake and save; returns the summary (raises one of :data:`EXPECTED` on bad input)."""
     react = command == "react"
-    _check_args(args, react)
+    model_folder = _check_args(args, react)
     python = deps.resolve_worker_python("auto")
-    client = WorkerClient(python, args.checkpoint, args.device)
+    client = WorkerClient(python, model_folder, args.device)
     scene = new_scene()
     sampler = protocol.SamplerSettings.from_args(args)
     with tempfile.TemporaryDirectory(prefix="intermask_") as folder:  # clip files live only as long as the job

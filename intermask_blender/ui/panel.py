@@ -11,7 +11,7 @@ import bpy
 from ..baking import preview_figures as preview
 from ..client import job
 from . import bonemap_panel as bonemap_ui
-from . import operators
+from . import model_choice, operators, preferences
 
 
 class _InterMaskPanel(bpy.types.Panel):
@@ -31,6 +31,9 @@ class IM_PT_main(_InterMaskPanel):
         settings = context.scene.intermask
         running = job.busy()
 
+        col = layout.column(align=True)
+        col.enabled = not running
+        model_choice.draw_choice(col, preferences.get(context))
         layout.row().prop(settings, "mode", expand=True)
         col = layout.column(align=True)
         col.enabled = not running

@@ -1,8 +1,9 @@
-"""Add-on preferences: which Python runs the worker, on which device, with which checkpoint.
+"""Add-on preferences: which Python runs the worker, on which device, with which model.
 
 "Install dependencies" builds the worker's own environment in the extension's user folder with pip
-(only when Blender's online access is allowed) and "Check" asks an interpreter what it would run on.
-Both run as background processes polled by a timer, so the preferences window never freezes.
+(only when Blender's online access is allowed), "Check" asks an interpreter what it would run on, and
+"Import Official Model" runs ``intermask models import-official`` with the worker's Python. All three run
+as background processes polled by a timer, so the preferences window never freezes.
 """
 
 # fake-bpy-module types every context member as Optional and RNA collections as unions of all ID types:
@@ -17,6 +18,8 @@ import bpy
 
 from ..client import deps, job
 from ..errors import InterMaskError, UsageError
+from ..seam import model_store, worker_launch
+from . import model_choice
 
 DEVICES = [("auto", "Auto", "CUDA, then Apple MPS, then CPU"), ("cuda", "CUDA", "NVIDIA GPU"),
            ("mps", "MPS", "Apple Silicon GPU"), ("cpu", "CPU", "Processor only")]
@@ -47,17 +50,27 @@ def get(context: bpy.types.Context) -> "IM_Preferences | None":
     return addon.preferences if addon is not None else None  # type: ignore[return-value]
 
 
-def worker_config(context: bpy.types.Context) -> job.WorkerConfig:
-    """The worker set-up the preferences describe; raises :class:`deps.WorkerPythonError` if no Python."""
+def worker_python(context: bpy.types.Context) -> Path:
+    """The interpreter the preferences choose; raises :class:`deps.WorkerPythonError` if there is none."""
     prefs = get(context)
-    mode, custom, device, checkpoint = "auto", "", "auto", ""
-    if prefs is not None:
-        mode, custom, device, checkpoint = prefs.python_mode, prefs.python_path, prefs.device, prefs.checkpoint
-    python = deps.resolve_worker_python(mode, bpy.path.abspath(custom), env_dir())
-    folder = Path(bpy.path.abspath(checkpoint)) if checkpoint else None
-    if folder is not None and not folder.is_dir():
-        raise UsageError(f"checkpoint folder not found: {folder}")
-    return job.WorkerConfig(python, folder, device)
+    mode, custom = (prefs.python_mode, prefs.python_path) if prefs is not None else ("auto", "")
+    return deps.resolve_worker_python(mode, bpy.path.abspath(custom), env_dir())
+
+
+def worker_config(context: bpy.types.Context) -> job.WorkerConfig:
+    """The worker set-up the preferences describe: a model chosen in the dropdown, else the Checkpoint
+    folder, else the built-in model. Raises :class:`deps.WorkerPythonError` if no Python."""
+    prefs = get(context)
+    device, checkpoint, model = ("auto", "", "") if prefs is None else (prefs.device, prefs.checkpoint, prefs.model)
+    try:
+        folder = model_choice.folder_of(model)
+    except model_store.ModelStoreError as exc:
+        raise UsageError(f"{exc}; pick another model in the InterMask panel") from exc
+    if folder is None and checkpoint:
+        folder = Path(bpy.path.abspath(checkpoint))
+        if not folder.is_dir():
+            raise UsageError(f"checkpoint folder not found: {folder}")
+    return job.WorkerConfig(worker_python(context), folder, device)
 
 
 class _Tasks:
@@ -66,11 +79,12 @@ class _Tasks:
     install: deps.CommandChain | None = None
     check: deps.CommandChain | None = None
     check_result = ""
+    official: deps.CommandChain | None = None
 
 
 def _poll_tasks() -> float | None:
     running = False
-    for chain in (_Tasks.install, _Tasks.check):
+    for chain in (_Tasks.install, _Tasks.check, _Tasks.official):
         if chain is not None and chain.running:
             running = chain.poll() or running
     check = _Tasks.check
@@ -135,7 +149,7 @@ class INTERMASK_OT_check_worker(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         try:
-            python = worker_config(context).python
+            python = worker_python(context)
         except InterMaskError as exc:
             _Tasks.check_result = str(exc)
             self.report({"ERROR"}, str(exc))
@@ -144,6 +158,60 @@ class INTERMASK_OT_check_worker(bpy.types.Operator):
         _Tasks.check = deps.CommandChain([[str(python), "-c", deps.CHECK_SCRIPT]], user_dir() / "check.log").start()
         _start_polling()
         return {"FINISHED"}
+
+
+def import_command(python: Path, release: str, clip: str, stats: str, name: str, transformer: str) -> list[str]:
+    """``intermask models import-official`` run by the worker's Python (the add-on's Python has no torch)."""
+    return [str(python), "-m", "vendor_models", "models", "import-official", release, "--clip", clip,
+            "--stats", stats, "--name", name, "--trans", transformer]
+
+
+class INTERMASK_OT_import_official(bpy.types.Operator):
+    """Convert the official InterMask release you downloaded into a model (non-commercial; runs in the background)"""
+
+    bl_idname = "intermask.import_official"
+    bl_label = "Import Official Model"
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        prefs = get(context)
+        if prefs is None:
+            self.report({"ERROR"}, "Enable the InterMask add-on first")
+            return {"CANCELLED"}
+        if _Tasks.official is not None and _Tasks.official.running:
+            self.report({"WARNING"}, "An import is already running")
+            return {"CANCELLED"}
+        paths = [bpy.path.abspath(p) for p in (prefs.import_release, prefs.import_clip, prefs.import_stats)]
+        problems = [f"{label} not found: {path or '(empty)'}" for label, path, exists in zip(
+            ("release folder", "CLIP file", "statistics folder"), paths,
+            (Path(paths[0]).is_dir(), Path(paths[1]).is_file(), Path(paths[2]).is_dir())) if not path or not exists]
+        try:
+            model_store.free_folder(prefs.import_name)
+            python = worker_python(context)
+        except (model_store.ModelStoreError, deps.WorkerPythonError) as exc:
+            problems.append(str(exc))
+        if problems:
+            self.report({"ERROR"}, "; ".join(problems))
+            return {"CANCELLED"}
+        command = import_command(python, paths[0], paths[1], paths[2], prefs.import_name, prefs.import_transformer)
+        env = worker_launch.worker_environment()
+        _Tasks.official = deps.CommandChain([command], user_dir() / "import_official.log", env=env).start()
+        _start_polling()
+        self.report({"INFO"}, f"Importing the official model as '{prefs.import_name}'; progress below")
+        return {"FINISHED"}
+
+
+def _draw_import(layout: bpy.types.UILayout, prefs: "IM_Preferences") -> None:
+    box = layout.box()
+    box.label(text="Official InterMask model (download it yourself; non-commercial use only)", icon="IMPORT")
+    for name in ("import_release", "import_clip", "import_stats", "import_name", "import_transformer"):
+        box.prop(prefs, name)
+    box.operator(INTERMASK_OT_import_official.bl_idname, icon="IMPORT")
+    task = _Tasks.official
+    if task is not None:
+        state = "running" if task.running else ("done" if task.returncode == 0 else "failed")
+        box.label(text=f"Import {state}", icon="TIME" if task.running else "CHECKMARK" if state == "done" else "ERROR")
+        for line in task.tail(5):
+            box.label(text=line[-120:])
 
 
 class IM_Preferences(bpy.types.AddonPreferences):
@@ -158,7 +226,28 @@ class IM_Preferences(bpy.types.AddonPreferences):
     python_path: bpy.props.StringProperty(name="Interpreter", subtype="FILE_PATH")  # type: ignore[valid-type]
     device: bpy.props.EnumProperty(name="Device", items=DEVICES, default="auto")  # type: ignore[valid-type]
     checkpoint: bpy.props.StringProperty(  # type: ignore[valid-type]
-        name="Checkpoint", subtype="DIR_PATH", description="Model folder (empty: the built-in default model)",
+        name="Checkpoint", subtype="DIR_PATH",
+        description="A model folder by path, used while the Model is Built-in (empty: the built-in model)",
+    )
+    model: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Model", items=model_choice.model_items,
+        description="The built-in model or one imported into your models folder",
+    )
+    import_release: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Release Folder", subtype="DIR_PATH", description="The downloaded release: the folder that holds checkpoints/",
+    )
+    import_clip: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="CLIP File", subtype="FILE_PATH", description="OpenAI's CLIP ViT-L/14@336px, ViT-L-14-336px.pt",
+    )
+    import_stats: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Statistics Folder", subtype="DIR_PATH", description="The folder with global_mean.npy and global_std.npy",
+    )
+    import_name: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Model Name", default="intermask-official", description="Name of the model in your models folder",
+    )
+    import_transformer: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Transformer", default="trans_default",
+        description="Which folder under checkpoints/interhuman holds the transformer (the release's is trans_default)",
     )
     torch_channel: bpy.props.EnumProperty(name="PyTorch Build", items=CHANNELS, default="auto")  # type: ignore[valid-type]
 
@@ -172,7 +261,10 @@ class IM_Preferences(bpy.types.AddonPreferences):
         except InterMaskError as exc:
             layout.label(text=str(exc), icon="ERROR")
         layout.prop(self, "device")
+        model_choice.draw_choice(layout, self)
         layout.prop(self, "checkpoint")
+        layout.label(text=f"Models folder: {model_store.models_dir()}")
+        _draw_import(layout, self)
         row = layout.row()
         row.prop(self, "torch_channel")
         row.operator(INTERMASK_OT_install_dependencies.bl_idname, icon="IMPORT")
@@ -191,7 +283,7 @@ class IM_Preferences(bpy.types.AddonPreferences):
                 box.label(text=line[-120:])
 
 
-CLASSES = (INTERMASK_OT_install_dependencies, INTERMASK_OT_check_worker, IM_Preferences)
+CLASSES = (INTERMASK_OT_install_dependencies, INTERMASK_OT_check_worker, INTERMASK_OT_import_official, IM_Preferences)
 
 
 def register() -> None:
@@ -200,7 +292,7 @@ def register() -> None:
 
 
 def unregister() -> None:
-    for chain in (_Tasks.install, _Tasks.check):
+    for chain in (_Tasks.install, _Tasks.check, _Tasks.official):
         if chain is not None and chain.running:
             chain.cancel()
     if bpy.app.timers.is_registered(_poll_tasks):

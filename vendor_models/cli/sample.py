@@ -2,6 +2,7 @@
 
     intermask sample "PROMPT" --seconds 6 --seed 1 --out clip.npz [--preview x.gif] [--variations N]
     intermask sample --react partner.npz|partner.bvh "PROMPT" --out clip.npz
+    intermask sample "PROMPT" --model NAME --out clip.npz      # an imported model (intermask models list)
 
 With several variations the files are ``clip.npz``, ``clip_v1.npz``, … (and likewise for the preview).
 Every failure is one line on stderr and exit code 2.
@@ -16,6 +17,7 @@ from pathlib import Path
 from ..generation.errors import GenerationError
 from ..generation.reaction import load_partner
 from ..motion.clip_file import ClipError
+from ..motion.model_store import add_model_arguments, chosen_folder
 from ..motion.protocol import SamplerSettings, add_sampler_arguments
 
 
@@ -29,7 +31,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--person-b", default="", help="extra prompt for person B")
     parser.add_argument("--react", type=Path, help="partner clip (.npz, one person) or BVH file: generate its partner")
     parser.add_argument("--preview", type=Path, help="also draw the clip as a GIF")
-    parser.add_argument("--checkpoint", type=Path, help="checkpoint folder (default: the shipped model)")
+    add_model_arguments(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     return parser.parse_args(argv)
 
@@ -48,7 +50,7 @@ def main(argv: list[str]) -> int:
             print(f"\r{stage} {step}/{total}", end="" if step < total else "\n", file=sys.stderr, flush=True)
 
     try:
-        generator = Generator.load(args.checkpoint or DEFAULT_CHECKPOINT, args.device)
+        generator = Generator.load(chosen_folder(args) or DEFAULT_CHECKPOINT, args.device)
         if args.react is not None:
             partner = load_partner(args.react)
             result = generator.react(partner, args.prompt, sampler=SamplerSettings.from_args(args), progress=progress)

@@ -28,7 +28,8 @@ from ..models.transformer.persist import file_key, load_transformer
 from ..models.vq.persist import load_vq
 from ..motion.canonical import canonicalise
 from ..motion.clip_file import Clip, stack_people
-from ..motion.features import clip_from_features, pair_features, smooth_decoded
+from ..motion.features import clip_from_features, pair_features, smooth_decoded, with_detected_contacts
+from ..motion.model_store import OFFICIAL_KIND
 from ..motion.protocol import (
     DEFAULT_GUIDANCE,
     DEFAULT_REACT_STEPS,
@@ -44,7 +45,7 @@ from ..motion.protocol import (
 from ..motion.skeleton import FPS
 from .errors import Cancelled, GenerationError
 from .reaction import into_partner_world, partner_window
-from .sampling import sample_tokens
+from .sampling import DEFAULT_TOP_K, sample_tokens
 
 __all__ = ["DEFAULT_CHECKPOINT", "Cancelled", "GenerationError", "GenerationOutput", "Generator", "select_device"]
 
@@ -144,7 +145,8 @@ class Generator:
 
     @classmethod
     def load(cls, checkpoint_dir: str | Path = DEFAULT_CHECKPOINT, device: str = "auto") -> "Generator":
-        """Load a checkpoint folder; a missing or corrupt file is a ``GenerationError`` naming it."""
+        """Load a model folder — ours, or an imported official one (its card's ``kind``); a missing or
+        corrupt file is a ``GenerationError`` naming it."""
         folder = Path(checkpoint_dir)
         dev = select_device(device)
         card: dict[str, Any] = {}
@@ -152,20 +154,17 @@ class Generator:
         try:
             if card_file.is_file():
                 card = json.loads(card_file.read_text(encoding="utf-8"))
-            vq, _ = load_vq(folder / "vq.pt", dev)
-            transformer, encoder_name, record = load_transformer(folder / "transformer.pt", dev)
-            encoder = load_text_encoder(encoder_name)
+            if card.get("kind") == OFFICIAL_KIND:
+                from ..models.official.model_folder import load_official_model
+
+                official = load_official_model(folder, dev)
+                vq, transformer, encoder = official.codec, official.transformer, official.encoder
+            else:
+                vq, transformer, encoder = _load_ours(folder, dev)
         except json.JSONDecodeError as exc:
             raise GenerationError(ErrorCode.CHECKPOINT, f"model card {card_file} is not valid JSON ({exc})") from exc
         except (CheckpointError, TextEncoderError) as exc:
             raise GenerationError(ErrorCode.CHECKPOINT, str(exc)) from exc
-        if transformer.config.num_codes != vq.cfg.codebook_size:
-            raise GenerationError(ErrorCode.CHECKPOINT, f"{folder}: transformer.pt expects {transformer.config.num_codes} "
-                                  f"codes but vq.pt has {vq.cfg.codebook_size}; they were not trained together")
-        trained_on = record.meta.get("data", {}).get("vq_sha1")
-        if trained_on and trained_on != file_key(folder / "vq.pt"):
-            raise GenerationError(ErrorCode.CHECKPOINT, f"{folder / 'transformer.pt'} was trained on another VQ-VAE than "
-                                  f"{folder / 'vq.pt'} (its tokens would mean something else); ship the pair together")
         name = str(card.get("name") or folder.name)
         return cls(vq, transformer, encoder, dev, name, card)
 
@@ -176,6 +175,11 @@ class Generator:
         card = self.card.get("sampler", {})
         steps = card.get("react_steps" if react else "steps", DEFAULT_REACT_STEPS if react else DEFAULT_STEPS)
         return float(card.get("guidance", DEFAULT_GUIDANCE)), int(steps)
+
+    @property
+    def top_k(self) -> float:
+        """Share of the codebook's logits cut before sampling (keep ``ceil((1 - top_k)·K)``): the card's, else 0.9."""
+        return float(self.card.get("sampler", {}).get("top_k", DEFAULT_TOP_K))
 
     def generate(self, prompt: str, *, prompts: list[str] | None = None, seconds: float = 6.0,
                  sampler: SamplerSettings = SamplerSettings(),
@@ -236,25 +240,44 @@ class Generator:
         encoded = time.perf_counter()
         step_progress = None if progress is None else (lambda i, n: progress(i, n, "sampling"))
         ids = sample_tokens(self.transformer, vector, steps_l, seeds=[seed + v for v in range(variations)],
-                            steps=int(steps), guidance=float(guidance), partner=partner,
+                            steps=int(steps), guidance=float(guidance), top_k=self.top_k, partner=partner,
                             progress=step_progress, should_stop=should_stop)
         done = time.perf_counter()
         return ids, {"text_s": encoded - started, "sampling_s": done - encoded}
 
     @torch.inference_mode()
     def _decode(self, codes: torch.Tensor) -> np.ndarray:
-        """Code maps [N, 5, L] → de-normalised features [N, 4L, 262] (numpy), decoder noise smoothed."""
-        return smooth_decoded(self.vq.denormalise(self.vq.decode(codes)).float().cpu().numpy())
+        """Code maps [N, 5, L] → de-normalised features [N, 4L, 262] (numpy), decoder noise smoothed;
+        a codec without a contact head gets its contacts from the smoothed positions."""
+        feats = smooth_decoded(self.vq.denormalise(self.vq.decode(codes)).float().cpu().numpy())
+        return feats if self.vq.predicts_contacts else with_detected_contacts(feats)
 
     def _finish(self, clips: list[Clip], warnings: list[str], timings: dict[str, float], started: float,
                 progress: ProgressFn | None) -> GenerationOutput:
         timings["decode_s"] = time.perf_counter() - started
         timings["total_s"] = sum(timings.values())
+        if self.torch_device.type == "cuda":
+            timings["cuda_peak_mb"] = torch.cuda.max_memory_allocated(self.torch_device) / 2**20
         if progress is not None:
             progress(1, 1, "decoding")
         for clip in clips:
             clip.meta["warnings"] = list(warnings)
         return GenerationOutput(clips, warnings, {k: round(v, 4) for k, v in timings.items()})
+
+
+def _load_ours(folder: Path, dev: torch.device) -> tuple[Any, Any, Any]:
+    """(VQ-VAE, transformer, text encoder) of one of our checkpoint folders, checked to belong together."""
+    vq, _ = load_vq(folder / "vq.pt", dev)
+    transformer, encoder_name, record = load_transformer(folder / "transformer.pt", dev)
+    encoder = load_text_encoder(encoder_name)
+    if transformer.config.num_codes != vq.cfg.codebook_size:
+        raise CheckpointError(f"{folder}: transformer.pt expects {transformer.config.num_codes} "
+                              f"codes but vq.pt has {vq.cfg.codebook_size}; they were not trained together")
+    trained_on = record.meta.get("data", {}).get("vq_sha1")
+    if trained_on and trained_on != file_key(folder / "vq.pt"):
+        raise CheckpointError(f"{folder / 'transformer.pt'} was trained on another VQ-VAE than "
+                              f"{folder / 'vq.pt'} (its tokens would mean something else); ship the pair together")
+    return vq, transformer, encoder
 
 
 def _placed(clip: Clip) -> Clip:

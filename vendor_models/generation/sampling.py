@@ -25,6 +25,8 @@ StopFn = Callable[[], bool]
 
 #: score of a position that must never be (re-)masked
 _KEPT = 1e5
+#: InterMask's ``topkr``: cut 90 % of the codebook's logits, sample among the rest
+DEFAULT_TOP_K = 0.9
 
 
 def top_k_filter(logits: torch.Tensor, keep_ratio: float) -> torch.Tensor:
@@ -42,7 +44,7 @@ def gumbel_noise(shape: tuple[int, ...], generators: list[torch.Generator], devi
 
 @torch.inference_mode()
 def sample_tokens(model: InterMTransformer, text: torch.Tensor, steps_l: int, *, seeds: list[int],
-                  steps: int = DEFAULT_STEPS, guidance: float = DEFAULT_GUIDANCE, top_k: float = 0.9,
+                  steps: int = DEFAULT_STEPS, guidance: float = DEFAULT_GUIDANCE, top_k: float = DEFAULT_TOP_K,
                   partner: torch.Tensor | None = None,
                   progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> torch.Tensor:
     """Token maps ``[V, 2, G, steps_l]`` for ``V = len(seeds)`` variations.

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
 FORMAT_VERSION = 1
+ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
 
 
 class CheckpointError(Exception):
@@ -99,3 +101,19 @@ def load_checkpoint(path: str | Path, kind: str | None = None, with_train_state:
         if value is not None and value.shape != (262,):
             raise CheckpointError(f"checkpoint file {path}: {name} has shape {value.shape}, expected (262,)")
     return ckpt
+
+
+def assigned(build: Callable[[], ModuleT], state: Mapping[str, torch.Tensor]) -> ModuleT:
+    """``build()`` on the meta device, then adopt ``state``'s tensors as its parameters (strictly).
+
+    Building first and copying the weights in would hold every tensor twice and spend seconds on a random
+    initialisation that is thrown away; for the 123 M-parameter CLIP text tower that is 0.5 GB of peak memory.
+    Only for modules whose buffers are all saved (a non-saved buffer would stay without data: refused).
+    """
+    with torch.device("meta"):
+        module = build()
+    module.load_state_dict(state, strict=True, assign=True)
+    unfilled = [name for name, tensor in [*module.named_parameters(), *module.named_buffers()] if tensor.is_meta]
+    if unfilled:
+        raise ValueError(f"{type(module).__name__} has tensors no state dict fills: {unfilled}")
+    return module

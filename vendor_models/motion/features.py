@@ -23,6 +23,7 @@ import numpy as np
 
 from .canonical import canonicalise_clip, facing_angle
 from .clip_file import Clip, ClipError
+from .contacts import detect_contacts
 from .rotations import quat_to_6d, sixd_to_quat, yaw_quat
 from .skeleton import FPS, MIRROR_PERMUTATION, NUM_JOINTS
 
@@ -92,6 +93,15 @@ def smooth_decoded(feats: np.ndarray, sigma: float = DECODE_SMOOTHING) -> np.nda
     index = np.clip(np.arange(count)[:, None] + offsets[None, :], 0, count - 1)  # [T, K], edges held
     out = np.einsum("...tkc,k->...tc", feats[..., index, :], weights.astype(np.float32))
     out[..., CONTACT] = feats[..., CONTACT]
+    return out
+
+
+def with_detected_contacts(feats: np.ndarray) -> np.ndarray:
+    """De-normalised features [..., T, 262] with contacts re-derived from their own positions (InterGen's rule),
+    for decoders that predict none (the official InterMask VQ-VAE emits constant contact channels)."""
+    out = np.array(feats, dtype=np.float32)
+    positions = out[..., POS].reshape(*out.shape[:-1], NUM_JOINTS, 3)
+    out[..., CONTACT] = detect_contacts(positions)
     return out
 
 

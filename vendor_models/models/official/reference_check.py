@@ -14,7 +14,9 @@ from collections.abc import Iterator, Mapping
 
 import torch
 
+from ...generation.sampling import top_k_filter
 from ..transformer.model import InterMTransformer, position_code_2d
+from ..transformer.objective import cosine_schedule, lowest_ranked
 from ..vq.vqvae import TOKEN_JOINTS
 from .layout import ids_to_ours, lengths_to_padding, logits_to_official, step_padding
 from .vq import OfficialVQVAE
@@ -140,3 +142,58 @@ def check_reference(transformer: InterMTransformer, vq: OfficialVQVAE | None, re
         if vq is not None:
             outputs += list(_vq(vq, reference))
     return {name: compare(ours, reference[name], atol, rtol) for name, ours in outputs if name in reference}
+
+
+#: score of a token kept from an earlier step (never re-masked), as the official ``generate`` sets it
+_KEPT = 1e5
+
+
+def replay_generation(model: InterMTransformer, cond: torch.Tensor, lengths: torch.Tensor, steps_l: int, seed: int,
+                      timesteps: int, scale: float, keep_ratio: float) -> torch.Tensor:
+    """The official ``generate()`` step logic with its random draws: ids ``[B, 2·G·L]``, padding −1.
+
+    Our sampler draws Gumbel noise per variation; the official one draws ``torch.multinomial`` from the
+    global generator right after ``manual_seed(seed)``, once per step. Replaying that (in a forked RNG
+    state) shows whether a whole run gives the same ids, which also needs the same multinomial kernel.
+    """
+    groups, mask_id = model.config.groups, model.config.mask_id
+    batch = cond.shape[0]
+    pad = lengths_to_padding(lengths, steps_l)
+    flat_pad = pad[:, None, :].expand(batch, 2 * groups, steps_l).reshape(batch, -1)
+    ids = torch.where(flat_pad, model.config.pad_id, mask_id)
+    scores = torch.where(flat_pad, _KEPT, 0.0)
+    tokens = lengths * 2 * groups
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for t in torch.linspace(0, 1, timesteps):
+            is_mask = lowest_ranked(scores, (cosine_schedule(t) * tokens).round().clamp(min=1))
+            ids = ids.masked_fill(is_mask, mask_id)
+            logits = guided_logits(model, ids_to_ours(ids, groups), cond, pad, scale).permute(0, 2, 1)
+            probs = top_k_filter(logits, keep_ratio).softmax(-1)
+            probs = probs / probs.sum(-1, keepdim=True)                 # as Categorical normalises
+            picked = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, replacement=True).view(batch, -1)
+            ids = torch.where(is_mask, picked, ids)
+            confidence = logits.softmax(-1).gather(-1, picked.unsqueeze(-1)).squeeze(-1)
+            scores = confidence.masked_fill(~is_mask, _KEPT)
+    return ids.masked_fill(flat_pad, -1)
+
+
+def replay_generations(model: InterMTransformer, reference: Reference) -> dict[str, tuple[float, bool]]:
+    """``gN_gen_ids → (differing ids, equal)`` for every recorded run; informative, not a pass/fail test."""
+    needed = ("timesteps", "cond_scale", "topk_filter_thres")
+    results: dict[str, tuple[float, bool]] = {}
+    if not all(key in reference for key in needed):
+        return results
+    for name in reference:
+        run = re.fullmatch(r"(g\d+)_cond", name)
+        if run is None or not {f"{run.group(1)}_{k}" for k in ("m_lens", "seed", "gen_ids")} <= reference.keys():
+            continue
+        p = run.group(1)
+        target = reference[f"{p}_gen_ids"]
+        with torch.no_grad():
+            ids = replay_generation(model, reference[name], reference[f"{p}_m_lens"],
+                                    target.shape[1] // (2 * model.config.groups), int(reference[f"{p}_seed"]),
+                                    int(reference["timesteps"]), float(reference["cond_scale"]),
+                                    float(reference["topk_filter_thres"]))
+        results[f"{p}_gen_ids"] = (float((ids != target).sum()), torch.equal(ids, target))
+    return results

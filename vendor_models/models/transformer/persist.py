@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from ..checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from ..checkpoint import Checkpoint, CheckpointError, assigned, load_checkpoint
 from ..vq.config import config_from_dict, config_to_dict
 from .config import TransformerConfig
 from .model import InterMTransformer
@@ -40,8 +40,8 @@ def transformer_checkpoint(model: InterMTransformer, text_encoder: str, meta: di
 def transformer_from_checkpoint(ckpt: Checkpoint, source: str | Path = "checkpoint") -> tuple[InterMTransformer, str]:
     """Rebuild the network (eval mode) and return it with its text encoder's name; errors name ``source``."""
     try:
-        model = InterMTransformer(config_from_dict(TransformerConfig, ckpt.config["model"]))
-        model.load_state_dict(ckpt.state)
+        config = config_from_dict(TransformerConfig, ckpt.config["model"])
+        model = assigned(lambda: InterMTransformer(config), ckpt.state)
         encoder = str(ckpt.config["text_encoder"])
     except (KeyError, ValueError, TypeError, RuntimeError) as exc:
         raise CheckpointError(f"checkpoint file {source} does not match this transformer code ({exc})") from exc

@@ -54,6 +54,8 @@ class VQVAE(nn.Module):
     mean: torch.Tensor
     std: torch.Tensor
     channel_index: torch.Tensor
+    #: decoded contacts come from the contact head (the official VQ-VAE has none; the generator asks)
+    predicts_contacts = True
 
     def __init__(self, cfg: VQConfig) -> None:
         super().__init__()
