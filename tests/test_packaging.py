@@ -124,7 +124,7 @@ zip_path, repo_dir = sys.argv[1], sys.argv[2]
 bpy.context.preferences.extensions.repos.new(name="imtest", module="imtest", custom_directory=repo_dir, source="USER")
 bpy.ops.extensions.package_install_files(filepath=zip_path, repo="imtest", enable_on_install=True)
 name = "bl_ext.imtest.intermask_blender"
-job = sys.modules[name + ".job"]
+job = sys.modules[name + ".client.job"]
 bpy.context.preferences.addons[name].preferences.device = "cpu"
 scene = bpy.context.scene
 scene.intermask.prompt, scene.intermask.seconds, scene.intermask.steps = "two people dance salsa", 1.5, 4

@@ -306,8 +306,9 @@ def test_error_codes_are_distinct_strings() -> None:
 
 
 def test_message_fields_are_json_types() -> None:
-    """Every field default must survive JSON unchanged, or the round trip would silently alter it."""
+    """Every field default must survive JSON unchanged, or the round trip would silently alter it (as
+    ``to_json`` sends them: nested dataclasses such as ``SamplerSettings`` become objects)."""
     for cls in protocol.MESSAGE_TYPES.values():
         for f in fields(cls):
-            value = getattr(cls(id="x"), f.name)
+            value = asdict(cls(id="x"))[f.name]
             assert json.loads(json.dumps(value)) == value, (cls.TYPE, f.name)
