@@ -219,3 +219,12 @@ def test_a_failed_write_leaves_nothing(tmp_path: Path, clip: Path, monkeypatch: 
 
     monkeypatch.setattr(importer.shutil, "copyfile", disk_full)      # after the weights are written
     _refused(tmp_path, OSError, "No space left", root=FIXTURE, clip=clip)
+
+
+def test_remove_deletes_a_model_and_names_a_missing_one(tmp_path: Path) -> None:
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "model.json").write_text('{"name": "old"}')
+    done = models_cli("remove", "old", models_dir=tmp_path)
+    assert done.returncode == 0 and not (tmp_path / "old").exists() and list(tmp_path.iterdir()) == []
+    done = models_cli("remove", "old", models_dir=tmp_path)
+    assert done.returncode == 2 and "no model named 'old'" in done.stderr and "Traceback" not in done.stderr

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import textwrap
 import zlib
-from pathlib import Path
 
 import bpy
 
@@ -106,11 +105,6 @@ class INTERMASK_OT_model_card(bpy.types.Operator):
         where = "shown in the Text Editor" if shown else f"open the Text '{CARD_TEXT}' in a Text Editor"
         self.report({"INFO"}, f"Model card of {entry.name}: {where}")
         return {"FINISHED"}
-
-
-def folder_of(name: str) -> Path | None:
-    """The worker's ``--checkpoint`` for a dropdown value (None: the built-in model)."""
-    return model_store.model_folder(name or model_store.BUILTIN)
 
 
 register, unregister = bpy.utils.register_classes_factory((INTERMASK_OT_model_card,))

@@ -63,7 +63,7 @@ def worker_config(context: bpy.types.Context) -> job.WorkerConfig:
     prefs = get(context)
     device, checkpoint, model = ("auto", "", "") if prefs is None else (prefs.device, prefs.checkpoint, prefs.model)
     try:
-        folder = model_choice.folder_of(model)
+        folder = model_store.model_folder(model)
     except model_store.ModelStoreError as exc:
         raise UsageError(f"{exc}; pick another model in the InterMask panel") from exc
     if folder is None and checkpoint:
@@ -180,10 +180,10 @@ class INTERMASK_OT_import_official(bpy.types.Operator):
         if _Tasks.official is not None and _Tasks.official.running:
             self.report({"WARNING"}, "An import is already running")
             return {"CANCELLED"}
-        paths = [bpy.path.abspath(p) for p in (prefs.import_release, prefs.import_clip, prefs.import_stats)]
-        problems = [f"{label} not found: {path or '(empty)'}" for label, path, exists in zip(
-            ("release folder", "CLIP file", "statistics folder"), paths,
-            (Path(paths[0]).is_dir(), Path(paths[1]).is_file(), Path(paths[2]).is_dir())) if not path or not exists]
+        release, clip, stats = (bpy.path.abspath(p) for p in (prefs.import_release, prefs.import_clip, prefs.import_stats))
+        problems = [f"{label} not found: {path or '(empty)'}" for label, path, found in (
+            ("release folder", release, Path(release).is_dir()), ("CLIP file", clip, Path(clip).is_file()),
+            ("statistics folder", stats, Path(stats).is_dir())) if not (path and found)]
         try:
             model_store.free_folder(prefs.import_name)
             python = worker_python(context)
@@ -192,7 +192,7 @@ class INTERMASK_OT_import_official(bpy.types.Operator):
         if problems:
             self.report({"ERROR"}, "; ".join(problems))
             return {"CANCELLED"}
-        command = import_command(python, paths[0], paths[1], paths[2], prefs.import_name, prefs.import_transformer)
+        command = import_command(python, release, clip, stats, prefs.import_name, prefs.import_transformer)
         env = worker_launch.worker_environment()
         _Tasks.official = deps.CommandChain([command], user_dir() / "import_official.log", env=env).start()
         _start_polling()

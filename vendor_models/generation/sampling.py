@@ -10,13 +10,12 @@ Reaction: person 1's tokens are given and stay fixed; only person 2 is decoded.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
 
 from ..models.transformer.model import InterMTransformer
-from ..models.transformer.objective import cosine_schedule, lowest_ranked
+from ..models.transformer.objective import cosine_schedule, lowest_ranked, top_k_filter
 from ..motion.protocol import DEFAULT_GUIDANCE, DEFAULT_STEPS
 from .errors import Cancelled
 
@@ -27,13 +26,6 @@ StopFn = Callable[[], bool]
 _KEPT = 1e5
 #: InterMask's ``topkr``: cut 90 % of the codebook's logits, sample among the rest
 DEFAULT_TOP_K = 0.9
-
-
-def top_k_filter(logits: torch.Tensor, keep_ratio: float) -> torch.Tensor:
-    """Keep the ``ceil((1 - keep_ratio)·K)`` largest logits of each row (InterMask's ``topkr``)."""
-    k = max(1, math.ceil((1.0 - keep_ratio) * logits.shape[-1]))
-    threshold = logits.topk(k, dim=-1).values[..., -1:]
-    return logits.masked_fill(logits < threshold, float("-inf"))
 
 
 def gumbel_noise(shape: tuple[int, ...], generators: list[torch.Generator], device: torch.device) -> torch.Tensor:

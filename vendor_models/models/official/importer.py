@@ -61,6 +61,8 @@ Progress = Callable[[str], None]
 
 @dataclass
 class ImportResult:
+    """Where the model went, which CLIP it was made with, and what the user should be warned about."""
+
     folder: Path
     clip_identity: str
     warnings: list[str] = field(default_factory=list)
@@ -125,7 +127,7 @@ def read_clip(path: Path) -> tuple[ClipTextTower, str, str, list[str]]:
                         "trained with: its text conditions will not be the ones the model knows")
     try:
         tower = ClipTextTower.from_state(state)
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError) as exc:
         raise ClipWeightsError(f"{path}: the text tower's tensors do not fit CLIP's text transformer ({exc})") from exc
     return tower, identity, sha, warnings
 

@@ -14,9 +14,8 @@ from collections.abc import Iterator, Mapping
 
 import torch
 
-from ...generation.sampling import top_k_filter
 from ..transformer.model import InterMTransformer, position_code_2d
-from ..transformer.objective import cosine_schedule, lowest_ranked
+from ..transformer.objective import cosine_schedule, lowest_ranked, top_k_filter
 from ..vq.vqvae import TOKEN_JOINTS
 from .layout import ids_to_ours, lengths_to_padding, logits_to_official, step_padding
 from .vq import OfficialVQVAE

@@ -35,6 +35,14 @@ def valid_mask(lengths: torch.Tensor, steps: int, groups: int) -> torch.Tensor:
     return inside[:, None, None, :].expand(-1, 2, groups, steps)
 
 
+def top_k_filter(logits: torch.Tensor, keep_ratio: float) -> torch.Tensor:
+    """Keep the ``ceil((1 - keep_ratio)·K)`` largest logits of each row (InterMask's ``topkr``); a sampling
+    primitive like :func:`lowest_ranked`, shared by our sampler and the official-generation replay."""
+    k = max(1, math.ceil((1.0 - keep_ratio) * logits.shape[-1]))
+    threshold = logits.topk(k, dim=-1).values[..., -1:]
+    return logits.masked_fill(logits < threshold, float("-inf"))
+
+
 def lowest_ranked(scores: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
     """``[B, N]`` True for the ``count[b]`` lowest scores of each row."""
     ranks = scores.argsort(dim=1).argsort(dim=1)
