@@ -1,9 +1,11 @@
 """The add-on's one error family: a failure the user can cause or fix, with a message written for them.
 
-Every add-on error class derives from :class:`InterMaskError`, so the panel's operators and the command
-line each catch this one type (plus the shared clip file's ``ClipError`` and the OS's ``OSError``, which
-come from outside the add-on) and show the message instead of a traceback.
+Every add-on error class derives from :class:`InterMaskError`. The panel's operators and the command line
+all catch :data:`USER_ERRORS`: that family, plus the shared clip file's ``ClipError`` and the OS's
+``OSError``, which come from outside the add-on, and show the message instead of a traceback.
 """
+
+from .seam import clip_file
 
 
 class InterMaskError(Exception):
@@ -12,3 +14,7 @@ class InterMaskError(Exception):
 
 class UsageError(InterMaskError, ValueError):
     """A setting or command-line option that cannot work (empty prompt, bad frame range, wrong file type)."""
+
+
+#: What every front end reports as a message instead of a traceback.
+USER_ERRORS = (InterMaskError, clip_file.ClipError, OSError)

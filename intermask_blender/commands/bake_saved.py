@@ -18,7 +18,7 @@ from typing import Any
 import bpy
 
 from ..baking.bake import bake_clip
-from ..errors import InterMaskError, UsageError
+from ..errors import USER_ERRORS, UsageError
 from ..rigs import rig_specs as rigs
 from ..seam import clip_file as clipmod
 from .scene_setup import new_scene
@@ -61,7 +61,7 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     try:
         summary = run(args)
-    except (InterMaskError, clipmod.ClipError, OSError) as exc:
+    except USER_ERRORS as exc:
         print(f"intermask bake: {exc}", file=sys.stderr)
         return 2
     if args.json:

@@ -33,15 +33,11 @@ import bpy
 from ..baking import results
 from ..client import deps
 from ..client.worker_client import WorkerClient, run_job
-from ..errors import InterMaskError, UsageError
+from ..errors import USER_ERRORS, UsageError
 from ..rigs import rig_specs as rigs
 from ..rigs.read_armature import read_partner
-from ..seam import clip_file as clipmod
 from ..seam import model_store, protocol
 from .scene_setup import new_scene
-
-#: Failures that end the command with a one-line message instead of a traceback.
-EXPECTED = (InterMaskError, clipmod.ClipError, OSError)
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
@@ -138,7 +134,7 @@ def _partner(args: argparse.Namespace, scene: bpy.types.Scene, out_dir: Path) ->
 
 
 def run(command: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Generate, bake and save; returns the summary (raises one of :data:`EXPECTED` on bad input)."""
+    """Generate, bake and save; returns the summary (raises one of ``USER_ERRORS`` on bad input)."""
     react = command == "react"
     model_folder = _check_args(args, react)
     python = deps.resolve_worker_python("auto")
@@ -202,7 +198,7 @@ def main_for(command: str, argv: list[str]) -> int:
     try:
         with _stdout_to_stderr():
             summary = run(command, args)
-    except EXPECTED as exc:
+    except USER_ERRORS as exc:
         print(f"intermask {command}: error: {exc}", file=sys.stderr)
         return 1
     if args.json:

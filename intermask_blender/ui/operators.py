@@ -18,15 +18,13 @@ import bpy
 from ..baking import preview_figures as preview
 from ..baking import results
 from ..client import job
-from ..errors import InterMaskError, UsageError
+from ..errors import USER_ERRORS, UsageError
 from ..rigs.read_armature import read_partner
-from ..seam import clip_file as clipmod
 from ..seam import protocol
 from . import preferences, properties
 
 #: Errors a button turns into a report; anything else is a bug and may show a traceback.
-#: What an operator reports instead of a traceback: the add-on's own errors, the shared clip file's and the OS's.
-USER_ERRORS = (InterMaskError, clipmod.ClipError, OSError)
+
 
 
 def _scene(context: bpy.types.Context) -> bpy.types.Scene:
