@@ -35,7 +35,7 @@ PROBE_FRAME = 31
 
 
 def addon_module(name: str) -> ModuleType:
-    """A module of the installed extension (``baking.results`` → ``bl_ext.imtest.intermask_blender.baking.results``)."""
+    """A module of the installed extension, e.g. ``baking.results``."""
     return importlib.import_module(f"{blender_extension.ADDON}.{name}")
 
 
