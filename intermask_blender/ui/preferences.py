@@ -2,7 +2,8 @@
 
 "Install dependencies" builds the worker's own environment in the extension's user folder with pip
 (only when Blender's online access is allowed) and "Check" asks an interpreter what it would run on.
-Both run as background processes polled by a timer, so the preferences window never freezes.
+Both run as background processes polled by a timer, so the preferences window never freezes. A failed
+install is shown as an error with its cause taken from pip's output, never as a stalled progress bar.
 """
 
 # fake-bpy-module types every context member as Optional and RNA collections as unions of all ID types:
@@ -11,11 +12,13 @@ Both run as background processes polled by a timer, so the preferences window ne
 from __future__ import annotations
 
 import json
+import sys
+import textwrap
 from pathlib import Path
 
 import bpy
 
-from ..client import deps, job
+from ..client import deps, job, pip_failure
 from ..errors import InterMaskError, UsageError
 
 DEVICES = [("auto", "Auto", "CUDA, then Apple MPS, then CPU"), ("cuda", "CUDA", "NVIDIA GPU"),
@@ -65,6 +68,7 @@ class _Tasks:
 
     install: deps.CommandChain | None = None
     check: deps.CommandChain | None = None
+    install_result = ""
     check_result = ""
 
 
@@ -73,7 +77,9 @@ def _poll_tasks() -> float | None:
     for chain in (_Tasks.install, _Tasks.check):
         if chain is not None and chain.running:
             running = chain.poll() or running
-    check = _Tasks.check
+    install, check = _Tasks.install, _Tasks.check
+    if install is not None and not install.running and not _Tasks.install_result:
+        _Tasks.install_result = _summarise_install(install)
     if check is not None and not check.running and not _Tasks.check_result:
         _Tasks.check_result = _summarise_check(check)
     for window in bpy.context.window_manager.windows:
@@ -92,6 +98,16 @@ def _summarise_check(chain: deps.CommandChain) -> str:
         except (ValueError, KeyError):
             pass
     return "Check failed: " + (lines[-1] if lines else f"exit code {chain.returncode}")
+
+
+def _summarise_install(chain: deps.CommandChain) -> str:
+    """How a finished install ended; for a failure, which step and why (from pip's own output)."""
+    if chain.returncode == 0:
+        return f"Dependencies installed in {env_dir()}"
+    done, total = chain.step
+    python = "{}.{}".format(*sys.version_info[:2])
+    cause = pip_failure.failure_cause(chain.last_output(), python)
+    return f"Install failed at step {done + 1} of {total}: {cause}"
 
 
 def _start_polling() -> None:
@@ -118,6 +134,7 @@ class INTERMASK_OT_install_dependencies(bpy.types.Operator):
             channel = deps.detect_torch_channel()
         target = env_dir()
         (target / deps.STAMP_NAME).unlink(missing_ok=True)
+        _Tasks.install_result = ""
         _Tasks.install = deps.CommandChain(
             deps.install_commands(target, channel), user_dir() / "install.log",
             env=deps.clean_pip_environment(), on_success=[target / deps.STAMP_NAME],
@@ -144,6 +161,22 @@ class INTERMASK_OT_check_worker(bpy.types.Operator):
         _Tasks.check = deps.CommandChain([[str(python), "-c", deps.CHECK_SCRIPT]], user_dir() / "check.log").start()
         _start_polling()
         return {"FINISHED"}
+
+
+def _draw_install(box: bpy.types.UILayout, install: deps.CommandChain) -> None:
+    """Progress while the install runs; afterwards its result, a failure as a wrapped error with the log's path."""
+    if install.running:
+        done, total = install.step
+        box.progress(factor=done / total, text=f"Installing: step {done + 1} of {total}")
+        for line in install.tail(6):
+            box.label(text=line[-120:])
+        return
+    first, *more = textwrap.wrap(_Tasks.install_result, 100) or [""]
+    box.label(text=first, icon="CHECKMARK" if install.returncode == 0 else "ERROR")
+    for line in more:
+        box.label(text=line, icon="BLANK1")
+    if install.returncode != 0:
+        box.label(text=f"Full log: {install.log}")
 
 
 class IM_Preferences(bpy.types.AddonPreferences):
@@ -181,14 +214,8 @@ class IM_Preferences(bpy.types.AddonPreferences):
             layout.label(text="Installing needs online access (Preferences > System > Network)", icon="INFO")
         if _Tasks.check_result:
             layout.label(text=_Tasks.check_result)
-        install = _Tasks.install
-        if install is not None:
-            done, total = install.step
-            state = "running" if install.running else ("done" if install.returncode == 0 else "failed")
-            box = layout.box()
-            box.progress(factor=done / total, text=f"Install {state}: step {done}/{total}")
-            for line in install.tail(6):
-                box.label(text=line[-120:])
+        if _Tasks.install is not None:
+            _draw_install(layout.box(), _Tasks.install)
 
 
 CLASSES = (INTERMASK_OT_install_dependencies, INTERMASK_OT_check_worker, IM_Preferences)
