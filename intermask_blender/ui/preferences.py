@@ -3,7 +3,8 @@
 "Install dependencies" builds the worker's own environment in the extension's user folder with pip
 (only when Blender's online access is allowed), "Check" asks an interpreter what it would run on, and
 "Import Official Model" runs ``intermask models import-official`` with the worker's Python. All three run
-as background processes polled by a timer, so the preferences window never freezes.
+as background processes polled by a timer, so the preferences window never freezes. A failed install is
+shown as an error with its cause taken from pip's output, never as a stalled progress bar.
 """
 
 # fake-bpy-module types every context member as Optional and RNA collections as unions of all ID types:
@@ -12,11 +13,13 @@ as background processes polled by a timer, so the preferences window never freez
 from __future__ import annotations
 
 import json
+import sys
+import textwrap
 from pathlib import Path
 
 import bpy
 
-from ..client import deps, job
+from ..client import deps, job, pip_failure
 from ..errors import InterMaskError, UsageError
 from ..seam import model_store, worker_launch
 from . import model_choice
@@ -78,6 +81,7 @@ class _Tasks:
 
     install: deps.CommandChain | None = None
     check: deps.CommandChain | None = None
+    install_result = ""
     check_result = ""
     official: deps.CommandChain | None = None
 
@@ -87,7 +91,9 @@ def _poll_tasks() -> float | None:
     for chain in (_Tasks.install, _Tasks.check, _Tasks.official):
         if chain is not None and chain.running:
             running = chain.poll() or running
-    check = _Tasks.check
+    install, check = _Tasks.install, _Tasks.check
+    if install is not None and not install.running and not _Tasks.install_result:
+        _Tasks.install_result = _summarise_install(install)
     if check is not None and not check.running and not _Tasks.check_result:
         _Tasks.check_result = _summarise_check(check)
     for window in bpy.context.window_manager.windows:
@@ -106,6 +112,16 @@ def _summarise_check(chain: deps.CommandChain) -> str:
         except (ValueError, KeyError):
             pass
     return "Check failed: " + (lines[-1] if lines else f"exit code {chain.returncode}")
+
+
+def _summarise_install(chain: deps.CommandChain) -> str:
+    """How a finished install ended; for a failure, which step and why (from pip's own output)."""
+    if chain.returncode == 0:
+        return f"Dependencies installed in {env_dir()}"
+    done, total = chain.step
+    python = "{}.{}".format(*sys.version_info[:2])
+    cause = pip_failure.failure_cause(chain.last_output(), python)
+    return f"Install failed at step {done + 1} of {total}: {cause}"
 
 
 def _start_polling() -> None:
@@ -132,6 +148,7 @@ class INTERMASK_OT_install_dependencies(bpy.types.Operator):
             channel = deps.detect_torch_channel()
         target = env_dir()
         (target / deps.STAMP_NAME).unlink(missing_ok=True)
+        _Tasks.install_result = ""
         _Tasks.install = deps.CommandChain(
             deps.install_commands(target, channel), user_dir() / "install.log",
             env=deps.clean_pip_environment(), on_success=[target / deps.STAMP_NAME],
@@ -214,6 +231,22 @@ def _draw_import(layout: bpy.types.UILayout, prefs: "IM_Preferences") -> None:
             box.label(text=line[-120:])
 
 
+def _draw_install(box: bpy.types.UILayout, install: deps.CommandChain) -> None:
+    """Progress while the install runs; afterwards its result, a failure as a wrapped error with the log's path."""
+    if install.running:
+        done, total = install.step
+        box.progress(factor=done / total, text=f"Installing: step {done + 1} of {total}")
+        for line in install.tail(6):
+            box.label(text=line[-120:])
+        return
+    first, *more = textwrap.wrap(_Tasks.install_result, 100) or [""]
+    box.label(text=first, icon="CHECKMARK" if install.returncode == 0 else "ERROR")
+    for line in more:
+        box.label(text=line, icon="BLANK1")
+    if install.returncode != 0:
+        box.label(text=f"Full log: {install.log}")
+
+
 class IM_Preferences(bpy.types.AddonPreferences):
     bl_idname = ADDON_PACKAGE
 
@@ -273,14 +306,8 @@ class IM_Preferences(bpy.types.AddonPreferences):
             layout.label(text="Installing needs online access (Preferences > System > Network)", icon="INFO")
         if _Tasks.check_result:
             layout.label(text=_Tasks.check_result)
-        install = _Tasks.install
-        if install is not None:
-            done, total = install.step
-            state = "running" if install.running else ("done" if install.returncode == 0 else "failed")
-            box = layout.box()
-            box.progress(factor=done / total, text=f"Install {state}: step {done}/{total}")
-            for line in install.tail(6):
-                box.label(text=line[-120:])
+        if _Tasks.install is not None:
+            _draw_install(layout.box(), _Tasks.install)
 
 
 CLASSES = (INTERMASK_OT_install_dependencies, INTERMASK_OT_check_worker, INTERMASK_OT_import_official, IM_Preferences)
