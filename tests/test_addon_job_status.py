@@ -1,0 +1,80 @@
+"""What the panel says around a job, in real headless Blender: a cancel is not overwritten by the worker's
+last progress line, the sidebar is redrawn only when there is news, "Starting the worker…" only when it is
+not running yet, and no job folder outlives the Blender session."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import bpy  # first: it puts Blender's own modules on the path
+from test_addon import run_job, scene  # noqa: F401  (scene is a fixture)
+
+from intermask_blender.client import job
+from intermask_blender.seam import protocol
+
+
+class _ScriptedClient:
+    """The worker's replies in the order a cancelled job can produce them: the reader thread answers
+    ``cancelled`` while the sampling thread still sends the step it was on."""
+
+    def __init__(self, replies: list[list[protocol.Message]]) -> None:
+        self.replies, self.ready = replies, None
+
+    def poll(self) -> list[protocol.Message]:
+        return self.replies.pop(0) if self.replies else []
+
+    def cancel(self) -> bool:
+        return True
+
+
+def test_a_late_progress_line_does_not_overwrite_the_cancel(scene, monkeypatch) -> None:  # noqa: F811
+    settings = scene.intermask
+    job_id = "job-late"
+    monkeypatch.setattr(job._State, "client", _ScriptedClient([[
+        protocol.Error(job_id, protocol.ErrorCode.CANCELLED, "cancelled"),
+        protocol.Progress(job_id, step=1, total=10, stage="sampling"),
+    ]]))
+    monkeypatch.setattr(job._State, "job", job._Job(job_id, scene.name, "GENERATE", "p", "", 1, ""))
+    redraws: list[int] = []
+    monkeypatch.setattr(job, "_redraw", lambda: redraws.append(1))
+    assert job.tick() is None and not job.busy()
+    assert settings.status.startswith("Cancelled"), settings.status
+    assert redraws == [1]
+
+
+def test_the_sidebar_is_redrawn_only_when_a_message_arrived(scene, monkeypatch) -> None:  # noqa: F811
+    monkeypatch.setattr(job._State, "client", _ScriptedClient([[], [protocol.Progress("job-q", step=2, total=4)]]))
+    monkeypatch.setattr(job._State, "job", job._Job("job-q", scene.name, "GENERATE", "p", "", 1, ""))
+    redraws: list[int] = []
+    monkeypatch.setattr(job, "_redraw", lambda: redraws.append(1))
+    assert job.tick() == job.TICK_INTERVAL and redraws == []
+    assert job.tick() == job.TICK_INTERVAL and redraws == [1] and scene.intermask.progress == 0.5
+    monkeypatch.setattr(job._State, "job", None)
+
+
+def test_a_second_job_on_a_ready_worker_does_not_say_starting(scene) -> None:  # noqa: F811
+    bpy.ops.intermask.generate()
+    assert scene.intermask.status == "Starting the worker…"
+    run_job()
+    bpy.ops.intermask.generate()
+    assert scene.intermask.status == "Generating…", scene.intermask.status
+    run_job()
+
+
+_SESSION = textwrap.dedent(r"""
+    import sys, time, bpy, addon_utils
+    addon_utils.enable("intermask_blender", default_set=True)
+    from intermask_blender.client import job
+    folder = job.new_job_folder()
+    (folder / "clip.npz").write_bytes(b"kept for Preview and Apply while Blender runs")
+    print("FOLDER", folder, flush=True)
+""")
+
+
+def test_no_job_folder_outlives_the_blender_session(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", _SESSION], capture_output=True, text=True, timeout=120)
+    folder = Path(next(line.split(" ", 1)[1] for line in done.stdout.splitlines() if line.startswith("FOLDER")))
+    assert not folder.exists(), f"{folder} was left behind"
