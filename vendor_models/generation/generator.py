@@ -118,16 +118,17 @@ def _check_prompt(prompt: str, prompts: list[str] | None, warnings: list[str]) -
     return text
 
 
-def _check_sampler(sampler: SamplerSettings) -> tuple[int, int, float, int]:
-    """(seed, variations, guidance, steps) of resolved settings, or a ``bad_request`` error saying what is wrong."""
-    seed, variations, guidance, steps = sampler.seed, sampler.variations, float(sampler.guidance or 0.0), sampler.steps or 0
+def _checked(sampler: SamplerSettings, guidance_default: float, steps_default: int) -> SamplerSettings:
+    """The settings with unset fields taken from the model, or a ``bad_request`` error saying what is wrong."""
+    resolved = sampler.resolved(guidance_default, steps_default)
+    variations, guidance, steps = resolved.variations, float(resolved.guidance or 0.0), resolved.steps or 0
     if not 1 <= int(variations) <= MAX_VARIATIONS:
         raise GenerationError(ErrorCode.BAD_REQUEST, f"variations must be 1..{MAX_VARIATIONS}, got {variations}")
     if not (np.isfinite(guidance) and 0.0 <= guidance <= 20.0):
         raise GenerationError(ErrorCode.BAD_REQUEST, f"guidance must be between 0 and 20, got {guidance}")
     if not 1 <= int(steps) <= MAX_STEPS:
         raise GenerationError(ErrorCode.BAD_REQUEST, f"steps must be 1..{MAX_STEPS}, got {steps}")
-    return int(seed), int(variations), guidance, int(steps)
+    return SamplerSettings(int(resolved.seed), int(variations), guidance, int(steps))
 
 
 class Generator:
@@ -190,12 +191,11 @@ class Generator:
         text = _check_prompt(prompt, prompts, warnings)
         if not (isinstance(seconds, (int, float)) and MIN_SECONDS <= float(seconds) <= MAX_SECONDS):
             raise GenerationError(ErrorCode.BAD_SECONDS, f"seconds must be between {MIN_SECONDS:g} and {MAX_SECONDS:g}, got {seconds}")
-        seed, variations, guidance, steps = _check_sampler(sampler.resolved(*self.sampler_defaults()))
+        sampler = _checked(sampler, *self.sampler_defaults())
         frames = frames_for(float(seconds))
-        meta = {"prompt": prompt, "prompts": list(prompts or []), "text": text, "seed": int(seed),
-                "model": self.name, "guidance": float(guidance), "steps": int(steps), "mode": "generate"}
-        ids, timings = self._sample(text, frames // FRAMES_PER_TOKEN, int(seed), int(variations), guidance, steps,
-                                    None, progress, should_stop)
+        meta = {"prompt": prompt, "prompts": list(prompts or []), "text": text, **self._sampler_meta(sampler),
+                "mode": "generate"}
+        ids, timings = self._sample(text, frames // FRAMES_PER_TOKEN, sampler, None, progress, should_stop)
         started = time.perf_counter()
         feats = self._decode(ids.reshape(-1, *ids.shape[2:])).reshape(ids.shape[0], 2, frames, -1)
         clips = [_placed(clip_from_features(np.moveaxis(feats[v], 0, 1), FPS, dict(meta, variation=v)))
@@ -212,15 +212,13 @@ class Generator:
         flush_denormals()
         warnings: list[str] = []
         text = _check_prompt(prompt, None, warnings)
-        seed, variations, guidance, steps = _check_sampler(sampler.resolved(*self.sampler_defaults(react=True)))
+        sampler = _checked(sampler, *self.sampler_defaults(react=True))
         window = partner_window(partner, warnings)
         frames = window.num_frames - 1
         codes = self.vq.encode(self.vq.normalise(torch.from_numpy(pair_features(window)[:, 0]).to(self.torch_device)[None]))
-        meta = {"prompt": prompt, "prompts": [], "text": text, "seed": int(seed), "model": self.name,
-                "guidance": float(guidance), "steps": int(steps), "mode": "react",
+        meta = {"prompt": prompt, "prompts": [], "text": text, **self._sampler_meta(sampler), "mode": "react",
                 "partner": dict(partner.meta)}
-        ids, timings = self._sample(text, frames // FRAMES_PER_TOKEN, int(seed), int(variations), guidance, steps,
-                                    codes[0], progress, should_stop)
+        ids, timings = self._sample(text, frames // FRAMES_PER_TOKEN, sampler, codes[0], progress, should_stop)
         started = time.perf_counter()
         feats = self._decode(ids[:, 1])                                       # [V, frames, 262]
         person_a = Clip(window.positions[:frames], window.rotations[:frames], window.contacts[:frames], FPS)
@@ -232,15 +230,20 @@ class Generator:
 
     # -- internals ---------------------------------------------------------------------------------
 
-    def _sample(self, text: str, steps_l: int, seed: int, variations: int, guidance: float, steps: int,
-                partner: torch.Tensor | None, progress: ProgressFn | None,
-                should_stop: StopFn | None) -> tuple[torch.Tensor, dict[str, float]]:
+    def _sampler_meta(self, sampler: SamplerSettings) -> dict[str, Any]:
+        """What a clip records about how it was made (variation v adds its own index)."""
+        return {"seed": sampler.seed, "model": self.name, "guidance": sampler.guidance, "steps": sampler.steps}
+
+    def _sample(self, text: str, steps_l: int, sampler: SamplerSettings, partner: torch.Tensor | None,
+                progress: ProgressFn | None, should_stop: StopFn | None) -> tuple[torch.Tensor, dict[str, float]]:
+        """Token maps for the checked ``sampler`` settings (every field set)."""
         started = time.perf_counter()
-        vector = self.encoder.encode([text]).to(self.torch_device).expand(variations, -1)
+        vector = self.encoder.encode([text]).to(self.torch_device).expand(sampler.variations, -1)
         encoded = time.perf_counter()
         step_progress = None if progress is None else (lambda i, n: progress(i, n, "sampling"))
-        ids = sample_tokens(self.transformer, vector, steps_l, seeds=[seed + v for v in range(variations)],
-                            steps=int(steps), guidance=float(guidance), top_k=self.top_k, partner=partner,
+        ids = sample_tokens(self.transformer, vector, steps_l,
+                            seeds=[sampler.seed + v for v in range(sampler.variations)], steps=int(sampler.steps or 0),
+                            guidance=float(sampler.guidance or 0.0), top_k=self.top_k, partner=partner,
                             progress=step_progress, should_stop=should_stop)
         done = time.perf_counter()
         return ids, {"text_s": encoded - started, "sampling_s": done - encoded}
