@@ -14,6 +14,7 @@ try:  # the built extension: vendor_models is bundled inside the add-on package
         resampling,
         rotations,
         skeleton,
+        solver,
         worker_launch,
     )
 except ImportError:  # a source checkout or an installed project
@@ -26,10 +27,11 @@ except ImportError:  # a source checkout or an installed project
         resampling,
         rotations,
         skeleton,
+        solver,
         worker_launch,
     )
 
 __all__ = [
     "canonical", "clip_file", "contacts", "model_store", "protocol", "resampling", "rotations", "skeleton",
-    "worker_launch",
+    "solver", "worker_launch",
 ]
