@@ -179,6 +179,14 @@ class BoneMap:
     overridden: tuple[str, ...] = ()
     pelvis_pivot: str | None = None  # bone whose rest head is the pelvis joint, where the pelvis bone's is not
     settings: dict[str, float] = field(default_factory=dict)  # custom property path → value to key (where it exists)
+    #: Joints whose bone does not hang under its limb chain (IK-style feet or hands parented to the root or a
+    #: control): the retarget places such a bone at the chain's end and drives the chain itself.
+    detached: tuple[str, ...] = ()
+    #: Joints a rig has no bone for but whose position is the tail of a mapped bone (a rig without hand
+    #: bones: the wrist is the forearm's end), joint → that bone.
+    tail_joints: dict[str, str] = field(default_factory=dict)
+    #: Twist bones that share the twist of the segment that starts at a joint ("left_elbow" → forearm twists).
+    twist: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def missing_essential(self) -> list[str]:
         missing = [j for j in ESSENTIAL_JOINTS if j not in self.bones]
