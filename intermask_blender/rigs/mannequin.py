@@ -18,7 +18,7 @@ from . import mannequin_body
 
 NAMES = ("IM_Person_A", "IM_Person_B")
 #: Person A warm orange, person B blue: apart in hue and readable on Blender's grey.
-COLOURS = ((0.95, 0.42, 0.1, 1.0), (0.1, 0.45, 0.95, 1.0))
+COLOURS = ((1.0, 0.38, 0.06, 1.0), (0.08, 0.42, 1.0, 1.0))
 EYE_COLOUR = (0.02, 0.02, 0.025, 1.0)
 #: Joint offsets from the parent joint (m), model axes (Y up, facing +Z, +X = the person's left), T-pose.
 _LEFT_OFFSETS = {
