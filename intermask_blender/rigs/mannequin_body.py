@@ -58,7 +58,8 @@ def _capsule(start: np.ndarray, end: np.ndarray, r0: float, r1: float, bone: str
              side: np.ndarray = _FRONT, rings: int = 6, material: int = BODY) -> _Part:
     """A tapered capsule: spheres of radius ``r0`` at ``start`` and ``r1`` at ``end`` joined by a cone.
 
-    ``aspect`` scales the cross-section across ``side`` relative to along it (a flat hand, a wide foot).
+    The cross-section is an ellipse: semi-axis ``r`` along ``side``, ``aspect * r`` across it (a flat
+    hand, a low foot).
     """
     axis = end - start
     length = float(np.linalg.norm(axis))
@@ -79,11 +80,11 @@ def _ellipsoid(centre: np.ndarray, semi: tuple[float, float, float], bone: str, 
     return _Part(centre - along * axis, axis, side, along * (1.0 - np.cos(phi)), radii, [(bone, 0.0)], material)
 
 
-def _profile(start: np.ndarray, end: np.ndarray, table: np.ndarray, chain: list[tuple[str, float]], side: np.ndarray = _LEFT) -> _Part:
-    """A lathe whose rings are given as rows (fraction of start→end, semi-axis along side, the other)."""
+def _profile(start: np.ndarray, end: np.ndarray, table: np.ndarray, chain: list[tuple[str, float]]) -> _Part:
+    """An upright lathe whose rings are rows (fraction of start→end, half width along X, half depth)."""
     axis = end - start
     length = float(np.linalg.norm(axis))
-    return _Part(start, axis / length, side, table[:, 0] * length, table[:, 1:], chain)
+    return _Part(start, axis / length, _LEFT, table[:, 0] * length, table[:, 1:], chain)
 
 
 def _lathe(part: _Part) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -154,8 +155,8 @@ def _limbs(at: dict[str, np.ndarray], side: str) -> list[_Part]:
 
     forearm = _unit(j("wrist") - j("elbow"))
     thumb_base = j("wrist") + 0.03 * forearm + np.array([0.0, -0.025, -0.005])
-    heel = np.array([j("ankle")[0], j("ankle")[1] + 0.03, 0.038])
-    toe = np.array([j("foot")[0], j("foot")[1] - 0.03, 0.034])
+    heel = j("ankle") + np.array([0.0, 0.03, -0.062])  # the sole sits under the rest ankle and toe joints
+    toe = j("foot") + np.array([0.0, -0.03, -0.006])
     ball = float((j("foot") - heel) @ _unit(toe - heel))
     foot = _capsule(heel, toe, 0.046, 0.044, f"{side}_ankle", aspect=0.7, side=_LEFT, rings=5)
     foot.chain = [(f"{side}_ankle", ball - 0.05), (f"{side}_foot", ball + 0.01)]  # the toes bend at the ball
