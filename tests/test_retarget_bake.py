@@ -378,16 +378,3 @@ def test_root_motion_goes_to_the_root_bone_where_the_rig_has_one() -> None:
         travel = roots[1] - roots[0]
         assert abs(travel[2]) < 1e-4  # the root slides on the floor ...
         np.testing.assert_allclose(travel[:2], (pelvises[1] - pelvises[0])[:2], atol=1e-4)  # ... under the pelvis
-
-
-def test_capsule_fallback_without_trimesh_has_the_same_shape() -> None:
-    """Inside a Blender without trimesh the mannequin's capsules come from bmesh; same extent, closed."""
-    from intermask_blender.rigs.mannequin import _capsule, _capsule_bmesh
-
-    for length, radius in ((0.4, 0.05), (0.1, 0.12)):
-        (tri_v, _), (bm_v, bm_f) = _capsule(length, radius), _capsule_bmesh(length, radius)
-        np.testing.assert_allclose(bm_v.min(axis=0), tri_v.min(axis=0), atol=0.06 * radius)  # tessellations differ
-        np.testing.assert_allclose(bm_v.max(axis=0), tri_v.max(axis=0), atol=0.06 * radius)
-        edges = np.sort(np.concatenate([bm_f[:, [0, 1]], bm_f[:, [1, 2]], bm_f[:, [2, 0]]]), axis=1)
-        _, counts = np.unique(edges, axis=0, return_counts=True)
-        assert (counts == 2).all()  # watertight: every edge shared by two triangles

@@ -1,9 +1,9 @@
 """The built-in characters: IM_Person_A / IM_Person_B, armatures whose bones carry the 22 joint names.
 
 Used when the animator has not chosen a rig. Each bone starts at its joint (an average adult in a
-T-pose, SMPL-like proportions) and is skinned rigidly to one capsule of a simple body mesh. The capsules
-come from trimesh where it is importable (the dev environment); inside a Blender without trimesh they
-are built from a bmesh UV sphere whose upper half is pulled up by the bone length — the same shape.
+T-pose, SMPL-like proportions). The body mesh (``mannequin_body``: rounded parts, a face with eyes and a
+nose, hands, feet) is skinned to those bones, shaded smooth, and coloured per person so A and B tell
+apart at a glance, in Solid mode as well as rendered.
 """
 
 from __future__ import annotations
@@ -14,9 +14,12 @@ import bpy
 import numpy as np
 
 from ..seam import skeleton
+from . import mannequin_body
 
 NAMES = ("IM_Person_A", "IM_Person_B")
-COLOURS = ((0.85, 0.33, 0.10, 1.0), (0.12, 0.45, 0.80, 1.0))
+#: Person A warm orange, person B blue: apart in hue and readable on Blender's grey.
+COLOURS = ((1.0, 0.38, 0.06, 1.0), (0.08, 0.42, 1.0, 1.0))
+EYE_COLOUR = (0.02, 0.02, 0.025, 1.0)
 #: Joint offsets from the parent joint (m), model axes (Y up, facing +Z, +X = the person's left), T-pose.
 _LEFT_OFFSETS = {
     "pelvis": (0.0, 0.99, 0.0), "left_hip": (0.06, -0.085, -0.015), "spine1": (0.0, 0.12, -0.03),
@@ -25,12 +28,6 @@ _LEFT_OFFSETS = {
     "left_collar": (0.075, 0.11, -0.02), "head": (0.0, 0.09, 0.05), "left_shoulder": (0.12, 0.045, -0.015),
     "left_elbow": (0.26, 0.0, -0.02), "left_wrist": (0.265, 0.0, -0.005),
 }
-#: Capsule radius (m) of the bone that starts at each joint.
-_RADII = {
-    "pelvis": 0.12, "hip": 0.075, "spine1": 0.11, "knee": 0.055, "spine2": 0.115, "ankle": 0.04, "spine3": 0.12,
-    "foot": 0.035, "neck": 0.05, "collar": 0.05, "head": 0.1, "shoulder": 0.05, "elbow": 0.04, "wrist": 0.035,
-}
-
 
 def rest_joints() -> np.ndarray:
     """The mannequin's 22 rest joint positions in Blender world axes (Z up, facing -Y)."""
@@ -63,57 +60,42 @@ def bone_segments(joints: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]
     return segments
 
 
-def _capsule(length: float, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """Vertices and triangles of a capsule from z=0 to z=length (sphere centres), radius ``radius``."""
-    try:
-        import trimesh
-    except ImportError:
-        return _capsule_bmesh(length, radius)
-    mesh = trimesh.creation.capsule(height=length, radius=radius, count=[10, 10])
-    return np.asarray(mesh.vertices) + [0.0, 0.0, length / 2.0], np.asarray(mesh.faces)
+def _body_mesh(name: str, body: mannequin_body.BodyMesh) -> Any:
+    """A Blender mesh from the body arrays, written with foreach_set (thousands of vertices, no loop)."""
+    mesh: Any = bpy.data.meshes.new(name)
+    mesh.vertices.add(len(body.vertices))
+    mesh.vertices.foreach_set("co", body.vertices.astype(np.float32).ravel())
+    mesh.loops.add(len(body.loop_vertices))
+    mesh.loops.foreach_set("vertex_index", body.loop_vertices.astype(np.int32))
+    mesh.polygons.add(len(body.loop_starts))
+    mesh.polygons.foreach_set("loop_start", body.loop_starts.astype(np.int32))
+    mesh.polygons.foreach_set("material_index", body.materials.astype(np.int32))
+    mesh.polygons.foreach_set("use_smooth", np.ones(len(body.loop_starts), dtype=bool))
+    mesh.update(calc_edges=True)
+    return mesh
 
 
-def _capsule_bmesh(length: float, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    import bmesh
-
-    bm = bmesh.new()
-    bmesh.ops.create_uvsphere(bm, u_segments=10, v_segments=10, radius=radius)
-    for vert in bm.verts:
-        if vert.co.z > 0:
-            vert.co.z += length
-    bmesh.ops.triangulate(bm, faces=bm.faces[:])
-    verts = np.array([v.co[:] for v in bm.verts])
-    faces = np.array([[v.index for v in f.verts] for f in bm.faces])
-    bm.free()
-    return verts, faces
+def _skin(body_object: Any, weights: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """One vertex group per bone; ``VertexGroup.add`` takes one weight per call, so weights are grouped
+    into 1/32 steps (finer than the eye can tell on a blend between two bones)."""
+    for bone, (indices, values) in weights.items():
+        group = body_object.vertex_groups.new(name=bone)
+        steps = np.round(values * 32.0)
+        for step in np.unique(steps):
+            group.add(indices[steps == step].tolist(), float(step) / 32.0, "REPLACE")
 
 
-def _body_mesh(name: str, segments: list[tuple[str, np.ndarray, np.ndarray]]) -> tuple[Any, list[tuple[str, range]]]:
-    verts_all, faces_all, groups, offset = [], [], [], 0
-    for bone, head, tail in segments:
-        axis = tail - head
-        length = float(np.linalg.norm(axis))
-        verts, faces = _capsule(length, _RADII[bone.replace("left_", "").replace("right_", "")])
-        z = axis / length
-        x = np.cross([0.0, 1.0, 0.0] if abs(z[1]) < 0.9 else [1.0, 0.0, 0.0], z)
-        x /= np.linalg.norm(x)
-        frame = np.stack([x, np.cross(z, x), z], axis=1)
-        verts_all.append(verts @ frame.T + head)
-        faces_all.append(faces + offset)
-        groups.append((bone, range(offset, offset + len(verts))))
-        offset += len(verts)
-    mesh = bpy.data.meshes.new(name)
-    mesh.from_pydata(np.concatenate(verts_all).tolist(), [], np.concatenate(faces_all).tolist())
-    mesh.update()
-    return mesh, groups
-
-
-def _material(name: str, colour: tuple[float, float, float, float]) -> Any:
+def _material(name: str, colour: tuple[float, float, float, float], roughness: float) -> Any:
+    """A material that shows ``colour`` in Solid mode (viewport display) and when rendered (its nodes)."""
     material: Any = bpy.data.materials.get(name) or bpy.data.materials.new(name)
-    material.diffuse_color = colour  # solid-mode viewport colour
-    nodes: Any = material.node_tree.nodes if material.node_tree else {}
-    if "Principled BSDF" in nodes:  # rendered colour, where the material has Blender's default node tree
-        nodes["Principled BSDF"].inputs["Base Color"].default_value = colour
+    material.diffuse_color = colour
+    material.roughness = roughness
+    if material.node_tree is None:  # before 5.0 a new material has no nodes until asked for them
+        material.use_nodes = True
+    bsdf = next((n for n in material.node_tree.nodes if n.type == "BSDF_PRINCIPLED"), None)
+    if bsdf is not None:
+        bsdf.inputs["Base Color"].default_value = colour
+        bsdf.inputs["Roughness"].default_value = roughness
     return material
 
 
@@ -137,15 +119,15 @@ def build_mannequin(scene: Any, person: int) -> Any:
             if parent >= 0:
                 edit[skeleton.JOINT_NAMES[j]].parent = edit[skeleton.JOINT_NAMES[parent]]
         bpy.ops.object.mode_set(mode="OBJECT")
-    mesh, groups = _body_mesh(f"{name}_Body", segments)
-    body: Any = bpy.data.objects.new(f"{name}_Body", mesh)
-    scene.collection.objects.link(body)
-    body.parent = obj
-    for bone, indices in groups:
-        body.vertex_groups.new(name=bone).add(list(indices), 1.0, "REPLACE")
-    modifier: Any = body.modifiers.new("Armature", "ARMATURE")
+    body = mannequin_body.build_body(rest_joints())
+    mesh = _body_mesh(f"{name}_Body", body)
+    mesh.materials.append(_material(f"{name}_Skin", COLOURS[person], 0.55))
+    mesh.materials.append(_material("IM_Mannequin_Eyes", EYE_COLOUR, 0.2))
+    body_object: Any = bpy.data.objects.new(f"{name}_Body", mesh)
+    scene.collection.objects.link(body_object)
+    body_object.parent = obj
+    body_object.color = COLOURS[person]
+    _skin(body_object, body.weights)
+    modifier: Any = body_object.modifiers.new("Armature", "ARMATURE")
     modifier.object = obj
-    material = _material(f"{name}_Skin", COLOURS[person])
-    mesh.materials.append(material)
-    body.color = COLOURS[person]
     return obj
