@@ -19,7 +19,7 @@ from mathutils import Matrix
 
 from intermask_blender.rigs import import_guard
 from intermask_blender.rigs.bonemap import bone_map_for, overrides_of
-from intermask_blender.rigs.rig_import import enable_addon, rest_span_m
+from intermask_blender.rigs.rig_import import enable_addon, fbx_frame_rate, rest_span_m
 from intermask_blender.rigs.rig_specs import RigError, resolve_rig
 from intermask_blender.rigs.vrm_humanoid import VRM_JOINTS
 from vendor_models.motion.skeleton import JOINT_NAMES
@@ -152,9 +152,9 @@ def _user_scene() -> bpy.types.Scene:
 
 @pytest.fixture(scope="module")
 def rig_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """An animated FBX written at 25 fps and a .glb at 24 fps by Blender's exporters, a short real BVH."""
+    """An animated FBX written at 24 fps and a .glb at 25 fps by Blender's exporters, a short real BVH."""
     folder = tmp_path_factory.mktemp("rigs")
-    scene = fresh_scene(25)
+    scene = fresh_scene(24)
     rig = resolve_rig("mannequin", scene, 0)
     rig.pose.bones["left_elbow"].rotation_mode = "XYZ"
     for frame, angle in ((1, 0.0), (40, 1.0)):
@@ -163,7 +163,7 @@ def rig_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     scene.frame_end = 40
     files = {"fbx": folder / "rig.fbx", "glb": folder / "rig.glb", "bvh": folder / "rig.bvh"}
     bpy.ops.export_scene.fbx(filepath=str(files["fbx"]), add_leaf_bones=False)
-    scene.render.fps = 24
+    scene.render.fps = 25
     bpy.ops.export_scene.gltf(filepath=str(files["glb"]), export_format="GLB")
     text = SALSA_BVH.read_text().replace("\r\n", "\n")
     head, _, motion = text.partition("MOTION\n")
@@ -177,7 +177,8 @@ def test_fbx_importer_alone_changes_the_frame_rate(rig_files: dict[str, Path]) -
     scene = _user_scene()
     with bpy.context.temp_override(scene=scene):
         bpy.ops.import_scene.fbx(filepath=str(rig_files["fbx"]))
-    assert (scene.render.fps, scene.render.fps_base) == (25, 1.0)
+    assert (scene.render.fps, scene.render.fps_base) == (24, 1.0)
+    assert fbx_frame_rate(rig_files["fbx"]) == 24.0  # what `intermask react` uses for an FBX partner
 
 
 @pytest.mark.parametrize("kind", ["fbx", "glb", "bvh"])

@@ -8,7 +8,7 @@ generation.
     intermask generate "PROMPT" --seconds 6 --seed 1 --out scene.blend [--rig SPEC [--rig SPEC]]
                        [--map JOINT=BONE|FILE.json] [--map-a ...] [--map-b ...]
                        [--save-clip clip.npz] [--json] [--model NAME | --checkpoint FOLDER]
-    intermask react --partner FILE.bvh|FILE.blend:OBJECT "PROMPT" --out scene.blend [--rig SPEC]
+    intermask react --partner FILE.bvh|FILE.fbx|FILE.glb|FILE.blend:OBJECT "PROMPT" --out scene.blend [--rig SPEC]
                     [--partner-fps FPS] [--partner-frames A:B] [...]
 
 SPEC is ``mannequin`` (default), ``rigify``, ``rigify-rig``, ``FILE.blend:OBJECT`` or a ``.fbx``, ``.bvh``,
@@ -36,6 +36,7 @@ from ..baking import results
 from ..client import deps
 from ..client.worker_client import WorkerClient, run_job
 from ..errors import USER_ERRORS, UsageError
+from ..rigs import rig_import
 from ..rigs import rig_specs as rigs
 from ..rigs.read_armature import read_partner
 from ..seam import clip_file, model_store, protocol
@@ -48,9 +49,11 @@ def _parser(command: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"intermask {command}", description=__doc__.split("\n\n")[0])
     parser.add_argument("prompt", help="what the two people do")
     if command == "react":
-        parser.add_argument("--partner", required=True, help="the animated partner: FILE.bvh or FILE.blend:OBJECT")
+        parser.add_argument("--partner", required=True,
+                            help="the animated partner: FILE.bvh, FILE.fbx, FILE.glb/.gltf or FILE.blend:OBJECT")
         parser.add_argument("--partner-fps", type=float,
-                            help="frames per second of the partner's keys (default: the BVH header's, else 30)")
+                            help="frames per second of the partner's keys (default: the rate the BVH or FBX file "
+                                 "states, else 30)")
         parser.add_argument("--partner-frames", metavar="A:B",
                             help=f"the partner's frames to react to (default: from its first key, at most "
                                  f"{protocol.MAX_SECONDS:g} s)")
@@ -126,10 +129,13 @@ def _partner(args: argparse.Namespace, scene: bpy.types.Scene,
     """Import the partner rig with its animation and read it into a one-person clip.
 
     Imported keys sit one per scene frame, so the scene runs at the partner's own rate: the partner
-    plays in real time and the generated person is baked at that rate too."""
+    plays in real time and the generated person is baked at that rate too. (The import itself leaves the
+    rate alone; a glTF's keys, timed in seconds, are placed at the rate set here.)"""
     fps = args.partner_fps
     if fps is None:
-        fps = bvh_frame_rate(Path(args.partner)) if args.partner.lower().endswith(".bvh") else 30.0
+        path = Path(args.partner)
+        fps = (bvh_frame_rate(path) if path.suffix.lower() == ".bvh"
+               else rig_import.fbx_frame_rate(path) if path.suffix.lower() == ".fbx" else 30.0)
     if not 1.0 <= fps <= 1000.0:
         raise UsageError(f"--partner-fps must be between 1 and 1000, not {fps:g}")
     scene.render.fps, scene.render.fps_base = round(fps), round(fps) / fps

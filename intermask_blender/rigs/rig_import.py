@@ -13,6 +13,8 @@ of its hierarchy; measured in world space, so a rig whose parent already scales 
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +84,28 @@ def _run_importer(kind: str, path: Path, scene: Any) -> None:
             bpy.ops.import_anim.bvh(filepath=str(path), update_scene_fps=False, update_scene_duration=False)
         else:
             bpy.ops.import_scene.gltf(filepath=str(path))
+
+
+def fbx_frame_rate(path: Path) -> float:
+    """The frame rate an FBX file states (what Blender's importer keys its animation at), read with the
+    importer's own parser and rules; 25 where the file states none, as the importer does."""
+    check_rig_file(path)
+    enable_addon("io_scene_fbx")
+    from io_scene_fbx import import_fbx, parse_fbx  # type: ignore[import-not-found]
+    from io_scene_fbx.fbx_utils import FBX_FRAMERATES  # type: ignore[import-not-found]
+
+    try:
+        root, _ = parse_fbx.parse(str(path))
+    except (OSError, struct.error, zlib.error, KeyError) as exc:  # cut blocks, short reads, bad arrays, types
+        raise RigError(f"{path}: Blender's FBX reader cannot read it ({exc})") from None
+    settings = import_fbx.elem_find_first(root, b"GlobalSettings")
+    props = import_fbx.elem_find_first(settings, b"Properties70") if settings is not None else None
+    if props is None:
+        return 25.0
+    custom = import_fbx.elem_props_get_number(props, b"CustomFrameRate", 25.0)
+    mode = import_fbx.elem_props_get_enum(props, b"TimeMode")
+    rate = {mode_id: fps for fps, mode_id in FBX_FRAMERATES[1:]}.get(mode, custom)
+    return float(rate) if rate > 0.0 else 25.0
 
 
 def import_rig_file(path: Path, scene: Any) -> Any:
