@@ -100,9 +100,8 @@ def test_centimetre_fbx_keeps_its_world_size_and_placement(tmp_path: Path, case:
     imported = resolve_rig(str(fbx), scene, 0)
     got = world_heads_m(imported, scene)
     assert height_m(got) == pytest.approx(height_m(original), rel=0.01), (height_m(got), height_m(original))
-    if case != "wrong units":  # that file's placement is 100x off too; only its size can be put right
-        worst = max(np.linalg.norm(got[name] - original[name]) for name in original)
-        assert worst < 0.002, f"bone heads up to {worst:.4f} m from where the exported rig had them"
+    worst = max(np.linalg.norm(got[name] - original[name]) for name in original)
+    assert worst < 0.002, f"bone heads up to {worst:.4f} m from where the exported rig had them"
 
 
 def test_blend_object_keeps_its_scaled_rotated_parent(tmp_path: Path) -> None:
