@@ -2,7 +2,9 @@
 
 Keys go in through ``keyframe_points.add`` + ``foreach_set`` (one call per F-curve, not one per key),
 into a slotted action's channelbag on Blender 4.4+ and through the legacy ``Action.fcurves`` on 4.2/4.3.
-An action already on the object is pushed down onto an NLA track first, never modified or deleted.
+An action already on the object is pushed down onto an NLA track first, never modified or deleted, and
+muted there: NLA strips below the active action play under it, so an old action left playing would keep
+moving every bone the new one does not key (fingers, extra bones). The animator can unmute it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ class Channel:
 
 
 def push_down(obj: Any) -> Any | None:
-    """Move the object's active action onto a new NLA track (as-is) and clear the active slot.
+    """Move the object's active action onto a new NLA track (as-is, muted) and clear the active slot.
 
     Returns the new track, or None when there was no active action.
     """
@@ -44,6 +46,7 @@ def push_down(obj: Any) -> Any | None:
     strip = track.strips.new(old.name, start, old)
     if slot is not None:
         strip.action_slot = slot
+    strip.mute = True
     adt.action = None
     return track
 

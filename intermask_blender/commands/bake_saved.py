@@ -1,10 +1,12 @@
 """`intermask bake`: bake a saved clip onto rigs and write a .blend, without the worker.
 
-    intermask bake clip.npz --rig SPEC [--rig SPEC] --out scene.blend [--name NAME] [--json]
+    intermask bake clip.npz --rig SPEC [--rig SPEC] --out scene.blend [--map JOINT=BONE|FILE.json]
+                   [--map-a ...] [--map-b ...] [--name NAME] [--json]
 
 One ``--rig`` serves every person of the clip, two are person A and B (SPEC as in ``intermask generate``:
-mannequin, rigify, FILE.blend:OBJECT, FILE.fbx, FILE.bvh). ``--json`` prints frames, fps, armature and
-action names and bake seconds.
+mannequin, rigify, rigify-rig, FILE.blend:OBJECT, or a .fbx, .bvh, .glb, .gltf or .vrm file); ``--map``
+overrides which bone plays a joint as in ``generate``. ``--json`` prints frames, fps, armature and action
+names and bake seconds, and nothing else, on stdout.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from ..baking.bake import bake_clip
 from ..errors import USER_ERRORS, UsageError
 from ..rigs import rig_specs as rigs
 from ..seam import clip_file as clipmod
+from .json_stdout import stdout_to_stderr
+from .rig_options import add_map_arguments, load_rig, maps_by_person
 from .scene_setup import new_scene
 
 
@@ -28,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="intermask bake", description=__doc__.split("\n\n")[0])
     parser.add_argument("clip", type=Path, help="a clip file (.npz) written by the model or `intermask data`")
     parser.add_argument("--rig", action="append", default=[], metavar="SPEC", help=f"{rigs.RIG_SPECS} (default mannequin)")
+    add_map_arguments(parser)
     parser.add_argument("--out", type=Path, required=True, help="the .blend file to write")
     parser.add_argument("--name", help="action name (default: the clip's prompt)")
     parser.add_argument("--reduce-error", type=float, help="thin keys within this many degrees / cm")
@@ -43,8 +48,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     specs = args.rig or ["mannequin"]
     if len(specs) > clip.num_people:
         raise UsageError(f"{len(specs)} --rig options for a clip of {clip.num_people} people")
+    maps = maps_by_person(args)
     scene = new_scene(int(clip.fps) if float(clip.fps).is_integer() else 30)
-    armatures = [rigs.resolve_rig(specs[min(p, len(specs) - 1)], scene, p) for p in range(clip.num_people)]
+    armatures = [load_rig(specs[min(p, len(specs) - 1)], scene, p, maps[p]) for p in range(clip.num_people)]
     name = args.name or str(clip.meta.get("prompt") or args.clip.stem)
     report = bake_clip(scene, clip, armatures, name=name, frame_start=scene.frame_start, reduce_error=args.reduce_error)
     scene.frame_end = report.frame_end
@@ -60,7 +66,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     try:
-        summary = run(args)
+        with stdout_to_stderr():
+            summary = run(args)
     except USER_ERRORS as exc:
         print(f"intermask bake: {exc}", file=sys.stderr)
         return 2

@@ -1,16 +1,20 @@
 """`intermask generate` and `intermask react`: the panel's job, from the command line, into a .blend file.
 
 Same worker client and same bake path as the panel (:mod:`worker_client`, :mod:`results`): the worker
-process generates, this process (bpy, no torch) builds or imports the rigs, bakes and saves.
+process generates, this process (bpy, no torch) builds or imports the rigs, bakes and saves. The rigs are
+loaded and their bone maps checked before the worker starts, so a rig that cannot be used costs no
+generation.
 
     intermask generate "PROMPT" --seconds 6 --seed 1 --out scene.blend [--rig SPEC [--rig SPEC]]
+                       [--map JOINT=BONE|FILE.json] [--map-a ...] [--map-b ...]
                        [--save-clip clip.npz] [--json] [--model NAME | --checkpoint FOLDER]
-    intermask react --partner FILE.bvh|FILE.blend:OBJECT "PROMPT" --out scene.blend [--rig SPEC]
+    intermask react --partner FILE.bvh|FILE.fbx|FILE.glb|FILE.blend:OBJECT "PROMPT" --out scene.blend [--rig SPEC]
                     [--partner-fps FPS] [--partner-frames A:B] [...]
 
-SPEC is ``mannequin`` (default), ``rigify``, ``rigify-rig``, ``FILE.blend:OBJECT``, ``FILE.fbx`` or
-``FILE.bvh``; one ``--rig`` serves both people, two are person A and B. In ``react`` the partner is person A and ``--rig``
-is the rig of the generated person B.
+SPEC is ``mannequin`` (default), ``rigify``, ``rigify-rig``, ``FILE.blend:OBJECT`` or a ``.fbx``, ``.bvh``,
+``.glb``, ``.gltf`` or ``.vrm`` file; one ``--rig`` serves both people, two are person A and B. In ``react``
+the partner is person A and ``--rig`` is the rig of the generated person B. ``--map`` overrides which bone
+plays a joint on every rig, ``--map-a``/``--map-b`` on one person's (see :mod:`rig_options`).
 """
 
 # fake-bpy-module types every context member as Optional and RNA collections as unions of all ID types:
@@ -19,14 +23,12 @@ is the rig of the generated person B.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import bpy
 
@@ -34,9 +36,12 @@ from ..baking import results
 from ..client import deps
 from ..client.worker_client import WorkerClient, run_job
 from ..errors import USER_ERRORS, UsageError
+from ..rigs import rig_import
 from ..rigs import rig_specs as rigs
 from ..rigs.read_armature import read_partner
-from ..seam import model_store, protocol
+from ..seam import clip_file, model_store, protocol
+from .json_stdout import stdout_to_stderr
+from .rig_options import add_map_arguments, load_rig, maps_by_person
 from .scene_setup import new_scene
 
 
@@ -44,9 +49,11 @@ def _parser(command: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"intermask {command}", description=__doc__.split("\n\n")[0])
     parser.add_argument("prompt", help="what the two people do")
     if command == "react":
-        parser.add_argument("--partner", required=True, help="the animated partner: FILE.bvh or FILE.blend:OBJECT")
+        parser.add_argument("--partner", required=True,
+                            help="the animated partner: FILE.bvh, FILE.fbx, FILE.glb/.gltf or FILE.blend:OBJECT")
         parser.add_argument("--partner-fps", type=float,
-                            help="frames per second of the partner's keys (default: the BVH header's, else 30)")
+                            help="frames per second of the partner's keys (default: the rate the BVH or FBX file "
+                                 "states, else 30)")
         parser.add_argument("--partner-frames", metavar="A:B",
                             help=f"the partner's frames to react to (default: from its first key, at most "
                                  f"{protocol.MAX_SECONDS:g} s)")
@@ -56,7 +63,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
     protocol.add_sampler_arguments(parser)
     parser.add_argument("--out", type=Path, required=True, help="the .blend file to write")
     parser.add_argument("--rig", action="append", default=[], metavar="SPEC",
-                        help="rig spec; once for both people, twice for A then B (default: mannequin)")
+                        help=f"{rigs.RIG_SPECS}; once for both people, twice for A then B (default: mannequin)")
+    add_map_arguments(parser)
     parser.add_argument("--save-clip", type=Path, help="also write the generated clip (.npz)")
     parser.add_argument("--variation", type=int, default=1, help="which of them to bake (1-based)")
     model_store.add_model_arguments(parser)
@@ -116,49 +124,60 @@ def _frame_window(text: str | None) -> tuple[int, int] | None:
     return first, last
 
 
-def _partner(args: argparse.Namespace, scene: bpy.types.Scene, out_dir: Path) -> tuple[bpy.types.Object, int, Path]:
-    """Import the partner rig with its animation and read it into a one-person clip file.
+def _partner(args: argparse.Namespace, scene: bpy.types.Scene,
+             overrides: dict[str, str]) -> tuple[bpy.types.Object, int, clip_file.Clip]:
+    """Import the partner rig with its animation and read it into a one-person clip.
 
     Imported keys sit one per scene frame, so the scene runs at the partner's own rate: the partner
-    plays in real time and the generated person is baked at that rate too."""
+    plays in real time and the generated person is baked at that rate too. (The import itself leaves the
+    rate alone; a glTF's keys, timed in seconds, are placed at the rate set here.)"""
     fps = args.partner_fps
     if fps is None:
-        fps = bvh_frame_rate(Path(args.partner)) if args.partner.lower().endswith(".bvh") else 30.0
+        path = Path(args.partner)
+        fps = (bvh_frame_rate(path) if path.suffix.lower() == ".bvh"
+               else rig_import.fbx_frame_rate(path) if path.suffix.lower() == ".fbx" else 30.0)
     if not 1.0 <= fps <= 1000.0:
         raise UsageError(f"--partner-fps must be between 1 and 1000, not {fps:g}")
     scene.render.fps, scene.render.fps_base = round(fps), round(fps) / fps
-    partner = rigs.resolve_rig(args.partner, scene, 0)
+    partner = load_rig(args.partner, scene, 0, overrides)
     clip, first = read_partner(partner, scene, _frame_window(args.partner_frames))
     scene.frame_start, scene.frame_end, scene.frame_current = first, first + clip.num_frames - 1, first
-    return partner, first, clip.save(out_dir / "partner.npz")
+    return partner, first, clip
+
+
+def _rigs(args: argparse.Namespace, scene: bpy.types.Scene, react: bool) -> tuple[list[bpy.types.Object | None], int, clip_file.Clip | None]:
+    """Person A and B's armatures (react: A is the partner), the first frame, and the partner's clip."""
+    maps = maps_by_person(args)
+    people: list[bpy.types.Object | None] = [None, None]
+    first, partner_clip = scene.frame_start, None
+    if react:
+        people[0], first, partner_clip = _partner(args, scene, maps[0])
+    specs = args.rig or ["mannequin"]
+    for slot in ((1,) if react else (0, 1)):
+        spec = specs[0] if react or len(specs) == 1 else specs[slot]
+        people[slot] = load_rig(spec, scene, slot, maps[slot])
+    return people, first, partner_clip
 
 
 def run(command: str, args: argparse.Namespace) -> dict[str, Any]:
     """Generate, bake and save; returns the summary (raises one of ``USER_ERRORS`` on bad input)."""
     react = command == "react"
     model_folder = _check_args(args, react)
+    scene = new_scene()
+    people, first, partner_clip = _rigs(args, scene, react)
     python = deps.resolve_worker_python("auto")
     client = WorkerClient(python, model_folder, args.device)
-    scene = new_scene()
     sampler = protocol.SamplerSettings.from_args(args)
     with tempfile.TemporaryDirectory(prefix="intermask_") as folder:  # clip files live only as long as the job
         out_dir = Path(folder)
         try:
-            people: list[bpy.types.Object | None] = [None, None]
-            first, partner_path = scene.frame_start, ""
-            if react:
-                people[0], first, path = _partner(args, scene, out_dir)
-                partner_path = str(path)
+            partner_path = str(partner_clip.save(out_dir / "partner.npz")) if partner_clip is not None else ""
             request = protocol.job_request(args.prompt, sampler, str(out_dir), seconds=getattr(args, "seconds", 6.0),
                                            partner=partner_path)
             result, gen_s = _generate(client, request)
         finally:
             client.shutdown()
         clip = results.load_variation(result.clips, args.variation)
-    specs = args.rig or ["mannequin"]
-    for slot in ((1,) if react else (0, 1)):
-        spec = specs[0] if react or len(specs) == 1 else specs[slot]
-        people[slot] = rigs.resolve_rig(spec, scene, slot)
     began = time.perf_counter()
     report = results.bake_result(scene, clip, "REACT" if react else "GENERATE", people,
                                  name=args.prompt, frame_start=first, partner=people[0] if react else None)
@@ -178,25 +197,10 @@ def run(command: str, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-@contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """Blender's C code prints to file descriptor 1 ("Info: Saved as ...", importer logs); point it at
-    stderr meanwhile so stdout carries only our summary (``--json`` output stays parseable)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def main_for(command: str, argv: list[str]) -> int:
     args = _parser(command).parse_args(argv)
     try:
-        with _stdout_to_stderr():
+        with stdout_to_stderr():
             summary = run(command, args)
     except USER_ERRORS as exc:
         print(f"intermask {command}: error: {exc}", file=sys.stderr)

@@ -14,7 +14,7 @@ import sys
 #: subcommand → (module in this package, one-line help)
 BLENDER_COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("generate", "generate an interaction with the worker and bake it into a .blend"),
-    "react": ("react", "generate person B reacting to an animated partner (.bvh / .blend:OBJECT)"),
+    "react": ("react", "generate person B reacting to an animated partner (.bvh/.fbx/.glb or .blend:OBJECT)"),
     "bake": ("bake_saved", "bake a saved clip (.npz) onto rigs (--rig SPEC) into a .blend"),
 }
 
