@@ -8,7 +8,26 @@ The add-on's identity (name, version, permissions) lives in ``blender_manifest.t
 
 from __future__ import annotations
 
+import sys
 from types import ModuleType
+
+
+class MissingNumpyError(ImportError):
+    """Blender's own Python has no numpy (some Linux distributions package Blender without it)."""
+
+
+def require_numpy() -> None:
+    """Fail with what to do when Blender's Python lacks numpy: every part of the add-on computes with it,
+    and without this check the first import error names a module numpy's absence hid, not numpy."""
+    try:
+        import numpy  # noqa: F401
+    except ImportError as exc:  # absent, or present but built for another Python
+        version = "{}.{}".format(*sys.version_info[:2])
+        raise MissingNumpyError(
+            f"InterMask needs numpy in Blender's own Python (Python {version}, {sys.executable}), and this "
+            "Blender has none. Blender from blender.org includes it; a Linux distribution's Blender needs the "
+            "distribution's numpy package (Debian/Ubuntu: sudo apt install python3-numpy; Fedora: sudo dnf "
+            "install python3-numpy), then restart Blender.", name="numpy") from exc
 
 
 def _modules() -> list[ModuleType]:
@@ -23,6 +42,7 @@ def _modules() -> list[ModuleType]:
 
 def register() -> None:
     """Register every module; if one fails, undo the ones before it so a retry starts clean."""
+    require_numpy()
     done: list[ModuleType] = []
     try:
         for module in _modules():
