@@ -237,7 +237,7 @@ def _finish_error(settings: bpy.types.PropertyGroup, error: protocol.Error) -> N
         settings.status = "Cancelled: the scene is unchanged"
         settings.status_is_error = False
     else:
-        settings.status = f"Error ({error.code}): {error.message}"
+        settings.status = f"{error.message} ({error.code})"  # what went wrong first: the sidebar shows the start
         settings.status_is_error = True
         print(f"InterMask: {settings.status}")
 

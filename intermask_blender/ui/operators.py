@@ -23,9 +23,6 @@ from ..rigs.read_armature import read_partner
 from ..seam import protocol
 from . import preferences, properties
 
-#: Errors a button turns into a report; anything else is a bug and may show a traceback.
-
-
 
 def _scene(context: bpy.types.Context) -> bpy.types.Scene:
     """The operator's scene: never None while an operator runs, whatever the type stubs say."""
@@ -145,7 +142,7 @@ class INTERMASK_OT_preview(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        return len(context.scene.intermask.results) > 0
+        return not job.busy() and len(context.scene.intermask.results) > 0
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         settings = context.scene.intermask
