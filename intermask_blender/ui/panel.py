@@ -71,9 +71,9 @@ class IM_PT_main(_InterMaskPanel):
         row.operator(operators.INTERMASK_OT_cancel.bl_idname, icon="CANCEL")
 
         if running:
-            status_line.draw(layout, settings.status or "Working…", progress=settings.progress)
+            status_line.draw(layout.column(), settings.status or "Working…", progress=settings.progress)
         elif settings.status:
-            status_line.draw(layout, settings.status, is_error=settings.status_is_error)
+            status_line.draw(layout.column(), settings.status, is_error=settings.status_is_error)
 
         if len(settings.results) > 0:
             box = layout.box()

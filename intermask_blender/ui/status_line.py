@@ -63,7 +63,7 @@ class INTERMASK_OT_show_message(bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> set[str]:
         lines = popup_lines(self.message)
 
-        def draw(menu: bpy.types.Menu, _context: bpy.types.Context) -> None:
+        def draw(menu: bpy.types.UIPopupMenu, _context: bpy.types.Context) -> None:
             for line in lines:
                 menu.layout.label(text=line)
 
