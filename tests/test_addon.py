@@ -265,7 +265,7 @@ def test_react_reads_the_active_animated_armature_as_the_partner(scene, salsa_va
     while not slices or slices[-1] < 1.0:  # as the timer does it: a slice of about a frame per call
         slices.append(reading.step(0.0))
     reading.close()
-    assert len(slices) == 90 and reading.status == "Reading the partner 90/90"
+    assert len(slices) == 90 + 2 and reading.status == "Reading the partner 90/90"  # + conversion, + file
     assert scene.frame_current == 7 and READING_SCENE not in bpy.data.scenes, "the animator's scene is untouched"
     assert reading.first == int(person_a.animation_data.action.frame_range[0])
     partner = clipmod.Clip.load(reading.path)

@@ -20,6 +20,7 @@ from ..baking import results
 from ..client import job
 from ..errors import USER_ERRORS, UsageError
 from ..rigs.read_armature import ArmatureReading, partner_window
+from ..seam import clip_file as clipmod
 from ..seam import protocol
 from . import preferences, properties
 
@@ -45,14 +46,22 @@ class PartnerReading:
         self.reading = ArmatureReading(partner, scene, self.first, last)
         self.path = path
         self.status = "Reading the partner…"
+        self._clip: clipmod.Clip | None = None
 
     def step(self, budget_s: float) -> float:
-        finished = self.reading.sample(budget_s)
+        """Frames first, about ``budget_s`` a slice; then the clip's conversion and its file, a tick each
+        (each costs about as much as a slice of frames)."""
         done, total = self.reading.progress
-        self.status = f"Reading the partner {done}/{total}"
-        if finished:
-            self.reading.clip().save(self.path)
-        return done / total
+        if done < total:
+            self.reading.sample(budget_s)
+            done, total = self.reading.progress
+            self.status = f"Reading the partner {done}/{total}"
+            return 0.98 * done / total
+        if self._clip is None:
+            self._clip = self.reading.clip()
+            return 0.99
+        self._clip.save(self.path)
+        return 1.0
 
     def close(self) -> None:
         self.reading.close()
