@@ -84,6 +84,7 @@ class _Tasks:
     install_result = ""
     check_result = ""
     official: deps.CommandChain | None = None
+    shown: tuple[object, ...] = ()  #: what the preferences showed of the tasks when last redrawn
 
 
 def forget_check(_prefs: object = None, _context: object = None) -> None:
@@ -104,10 +105,13 @@ def _poll_tasks() -> float | None:
         _Tasks.install_result = _summarise_install(install)
     if check is not None and not check.running and not _Tasks.check_result:
         _Tasks.check_result = _summarise_check(check)
-    for window in bpy.context.window_manager.windows:
-        for area in window.screen.areas if window.screen is not None else ():
-            if area.type == "PREFERENCES":
-                area.tag_redraw()
+    news = tuple(chain.news if chain is not None else None for chain in (_Tasks.install, _Tasks.check, _Tasks.official))
+    if news != _Tasks.shown:  # a redraw only when there is something new to show
+        _Tasks.shown = news
+        for window in bpy.context.window_manager.windows:
+            for area in window.screen.areas if window.screen is not None else ():
+                if area.type == "PREFERENCES":
+                    area.tag_redraw()
     return 0.5 if running else None
 
 
