@@ -2,7 +2,9 @@
 
 Blender never waits on the worker. :func:`tick` is the timer callback: it drains the worker's messages
 (non-blocking), writes progress and status into ``scene.intermask`` and tags the sidebar for redraw.
-How long each tick takes is recorded, because a slow tick is a UI stall the animator feels.
+How long each tick takes is recorded, because a slow tick is a UI stall the animator feels. Work a job
+needs on Blender's side first (React reads its partner) is a :class:`Preparation` that the same timer runs
+in slices of about 20 ms, so no tick does a whole job's worth of work.
 Nothing here touches the scene's objects: a failed or cancelled job leaves the scene as it was.
 """
 
@@ -151,7 +153,7 @@ def start(scene: bpy.types.Scene, request: protocol.Generate | protocol.React, c
     settings.status_is_error = False
     if prepare is None:
         _submit(job)
-        settings.status = "Generating…" if _State.client is not None and _State.client.ready else "Starting the worker…"
+        settings.status = _submitted_status()
     else:
         settings.status = prepare.status
     _State.job = job
@@ -168,6 +170,10 @@ def _submit(job: _Job) -> None:
         _client_for(job.config).submit(job.request)
     except (OSError, RuntimeError) as exc:
         raise JobStartError(f"could not start the worker: {exc}") from exc
+
+
+def _submitted_status() -> str:
+    return "Generating…" if _State.client is not None and _State.client.ready else "Starting the worker…"
 
 
 def cancel() -> bool:
@@ -277,8 +283,7 @@ def _prepare(settings: bpy.types.PropertyGroup, job: _Job, prepare: Preparation)
         _abandon(settings, job, str(exc), is_error=True)
         return None
     if job.prepare is None:
-        settings.progress = 0.0
-        settings.status = "Generating…" if _State.client is not None and _State.client.ready else "Starting the worker…"
+        settings.progress, settings.status = 0.0, _submitted_status()
         _redraw()
         return TICK_INTERVAL
     settings.progress, settings.status = done, prepare.status
