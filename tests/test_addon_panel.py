@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -84,6 +86,15 @@ def test_the_new_user_message_keeps_its_first_words() -> None:
     no_torch = ("no Python with PyTorch found: press 'Install dependencies' in the add-on preferences "
                 "or choose an interpreter that has torch")
     assert status_line.short_form(no_torch) == "no Python with PyTorch found…"
+
+
+def test_the_message_button_without_a_window_reports_the_whole_text() -> None:
+    """Run from a script or background Blender there is no window to pop up in (popup_menu crashed there)."""
+    script = ("import bpy, addon_utils; addon_utils.enable('intermask_blender', default_set=True); "
+              "print('RESULT', bpy.ops.intermask.show_message(message='no Python with PyTorch found: press it'))")
+    done = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "RESULT {'FINISHED'}" in done.stdout, done.stdout + done.stderr
+    assert "no Python with PyTorch found: press it" in done.stdout + done.stderr
 
 
 class Recorder:

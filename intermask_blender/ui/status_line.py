@@ -61,6 +61,9 @@ class INTERMASK_OT_show_message(bpy.types.Operator):
         return properties.message
 
     def execute(self, context: bpy.types.Context) -> set[str]:
+        if bpy.app.background or context.window is None:  # no window to pop up in (popup_menu would crash)
+            self.report({"ERROR" if self.is_error else "INFO"}, self.message)
+            return {"FINISHED"}
         lines = popup_lines(self.message)
 
         def draw(menu: bpy.types.UIPopupMenu, _context: bpy.types.Context) -> None:
