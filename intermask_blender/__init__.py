@@ -8,7 +8,26 @@ The add-on's identity (name, version, permissions) lives in ``blender_manifest.t
 
 from __future__ import annotations
 
+import sys
 from types import ModuleType
+
+
+class MissingNumpyError(ImportError):
+    """Blender's own Python has no numpy (some Linux distributions package Blender without it)."""
+
+
+def require_numpy() -> None:
+    """Fail with what to do when Blender's Python lacks numpy: every part of the add-on computes with it,
+    and without this check the first import error names a module numpy's absence hid, not numpy."""
+    try:
+        import numpy  # noqa: F401
+    except ImportError as exc:  # absent, or present but built for another Python
+        version = "{}.{}".format(*sys.version_info[:2])
+        raise MissingNumpyError(
+            f"InterMask needs numpy in Blender's own Python (Python {version}, {sys.executable}), and this "
+            "Blender has none. Blender from blender.org includes it; a Linux distribution's Blender needs the "
+            "distribution's numpy package (Debian/Ubuntu: sudo apt install python3-numpy; Fedora: sudo dnf "
+            "install python3-numpy), then restart Blender.", name="numpy") from exc
 
 
 def _modules() -> list[ModuleType]:
@@ -16,13 +35,14 @@ def _modules() -> list[ModuleType]:
     from .client import job
     from .rigs import bonemap
     from .ui import bonemap_panel as bonemap_ui
-    from .ui import model_choice, operators, panel, preferences, properties
+    from .ui import model_choice, operators, panel, preferences, properties, status_line
 
-    return [properties, bonemap, model_choice, preferences, job, operators, bonemap_ui, panel]
+    return [properties, bonemap, model_choice, preferences, job, operators, status_line, bonemap_ui, panel]
 
 
 def register() -> None:
     """Register every module; if one fails, undo the ones before it so a retry starts clean."""
+    require_numpy()
     done: list[ModuleType] = []
     try:
         for module in _modules():

@@ -17,7 +17,9 @@ try:  # the built extension: vendor_models is bundled inside the add-on package
         solver,
         worker_launch,
     )
-except ImportError:  # a source checkout or an installed project
+except ModuleNotFoundError as exc:  # a source checkout or an installed project
+    if exc.name != f"{__package__}.vendor_models":  # bundled, but a module it needs (numpy) is missing
+        raise
     from vendor_models.motion import (  # type: ignore[no-redef]
         canonical,
         clip_file,

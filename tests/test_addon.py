@@ -250,17 +250,25 @@ def test_preview_shows_the_clip_joints_and_apply_removes_it(scene, salsa_variati
 
 
 def test_react_reads_the_active_animated_armature_as_the_partner(scene, salsa_variations, tmp_path) -> None:
+    from intermask_blender.rigs.read_armature import READING_SCENE
     from intermask_blender.seam import skeleton
-    from intermask_blender.ui.operators import partner_clip
+    from intermask_blender.ui.operators import PartnerReading, active_partner
 
     scene.render.fps = 30
     finished_job(scene, salsa_variations)
     bpy.ops.intermask.apply()
     person_a = scene.intermask.armature_a
     bpy.context.view_layer.objects.active = person_a
-    found, first, path = partner_clip(bpy.context, tmp_path)
-    assert found == person_a and first == int(person_a.animation_data.action.frame_range[0])
-    partner = clipmod.Clip.load(path)
+    scene.frame_set(7)
+    reading = PartnerReading(active_partner(bpy.context), scene, tmp_path / "partner.npz")
+    slices = []
+    while not slices or slices[-1] < 1.0:  # as the timer does it: a slice of about a frame per call
+        slices.append(reading.step(0.0))
+    reading.close()
+    assert len(slices) == 90 + 2 and reading.status == "Reading the partner 90/90"  # + conversion, + file
+    assert scene.frame_current == 7 and READING_SCENE not in bpy.data.scenes, "the animator's scene is untouched"
+    assert reading.first == int(person_a.animation_data.action.frame_range[0])
+    partner = clipmod.Clip.load(reading.path)
     original = clipmod.Clip.load(salsa_variations[0]).person(0)
     assert partner.num_people == 1 and partner.num_frames == original.num_frames == 90
     # the partner's root and end effectors read back where the clip put them (inner joints follow the

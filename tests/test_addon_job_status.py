@@ -1,6 +1,7 @@
 """What the panel says around a job, in real headless Blender: a cancel is not overwritten by the worker's
 last progress line, the sidebar is redrawn only when there is news, "Starting the worker…" only when it is
-not running yet, and no job folder outlives the Blender session."""
+not running yet, no job folder outlives the Blender session, and React reads its partner across timer
+ticks (cancellable, and a partner deleted meanwhile is a message) before the worker gets the job."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import textwrap
 from pathlib import Path
 
 import bpy  # first: it puts Blender's own modules on the path
-from test_addon import run_job, scene  # noqa: F401  (scene is a fixture)
+from test_addon import finished_job, run_job, salsa_variations, scene  # noqa: F401  (fixtures)
 
 from intermask_blender.client import job
+from intermask_blender.rigs.read_armature import READING_SCENE
 from intermask_blender.seam import protocol
 
 
@@ -78,3 +80,55 @@ def test_no_job_folder_outlives_the_blender_session(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", _SESSION], capture_output=True, text=True, timeout=120)
     folder = Path(next(line.split(" ", 1)[1] for line in done.stdout.splitlines() if line.startswith("FOLDER")))
     assert not folder.exists(), f"{folder} was left behind"
+
+
+def _react_on_a_baked_partner(scene: bpy.types.Scene, paths: list[str]) -> bpy.types.Object:  # noqa: F811
+    """The mannequins of a finished job applied, person A active as React's partner."""
+    finished_job(scene, paths)
+    bpy.ops.intermask.apply()
+    partner = scene.intermask.armature_a
+    bpy.context.view_layer.objects.active = partner
+    scene.intermask.mode = "REACT"
+    return partner
+
+
+def test_react_reads_the_partner_across_ticks_and_cancel_stops_the_reading(scene, salsa_variations) -> None:  # noqa: F811
+    settings = scene.intermask
+    _react_on_a_baked_partner(scene, salsa_variations)
+    frame = scene.frame_current
+    assert bpy.ops.intermask.generate() == {"FINISHED"} and job.busy()
+    assert settings.status == "Reading the partner…" and job._State.client is None, "no frame is read in the click"
+    assert job.tick() == job.PREPARE_INTERVAL
+    assert settings.status.startswith("Reading the partner ") and 0.0 < settings.progress < 1.0, settings.status
+    assert READING_SCENE in bpy.data.scenes and scene.frame_current == frame
+    folder = Path(job._State.job.out_dir)
+    assert bpy.ops.intermask.cancel() == {"FINISHED"}
+    assert job.tick() is None and not job.busy()
+    assert settings.status.startswith("Cancelled") and not settings.status_is_error
+    assert READING_SCENE not in bpy.data.scenes and not folder.exists()
+
+
+def test_a_partner_deleted_while_it_is_read_ends_the_job_with_a_message(scene, salsa_variations) -> None:  # noqa: F811
+    settings = scene.intermask
+    partner = _react_on_a_baked_partner(scene, salsa_variations)
+    name = partner.name
+    bpy.ops.intermask.generate()
+    job.tick()
+    bpy.data.objects.remove(partner)
+    assert job.tick() is None and not job.busy()
+    assert settings.status_is_error and f"'{name}' changed while it was being read" in settings.status
+    assert READING_SCENE not in bpy.data.scenes
+
+
+def test_a_read_partner_goes_to_the_worker_and_the_reaction_arrives(scene, salsa_variations) -> None:  # noqa: F811
+    settings = scene.intermask
+    _react_on_a_baked_partner(scene, salsa_variations)
+    bpy.ops.intermask.generate()
+    ticks = 0
+    while job._State.job is not None and job._State.job.prepare is not None:
+        assert job.tick() == job.PREPARE_INTERVAL or job._State.job.prepare is None
+        ticks += 1
+    assert ticks > 1 and (Path(job._State.job.out_dir) / "partner.npz").is_file()
+    assert settings.status in ("Starting the worker…", "Generating…") and settings.progress == 0.0
+    run_job()
+    assert not settings.status_is_error and len(settings.results) == 1 and settings.result_mode == "REACT", settings.status

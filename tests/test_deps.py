@@ -67,6 +67,22 @@ def test_command_chain_runs_in_order_logs_and_stamps_only_on_success(tmp_path) -
     assert bad.last_output() == "boom\n" and ok.last_output() == "two\n"
 
 
+
+def test_a_long_install_log_shows_its_last_lines_and_news_only_when_it_grows(tmp_path) -> None:
+    """The preferences read the log's tail on every redraw, and redraw only when a chain has news."""
+    script = "import sys; [print(f'Downloading part {i} of torch ' + 'x' * 60) for i in range(50000)]; print('last')"
+    chain = deps.CommandChain([[sys.executable, "-c", script]], tmp_path / "big.log").start()
+    deadline = time.monotonic() + 60
+    while chain.poll() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (tmp_path / "big.log").stat().st_size > 100 * deps.TAIL_BYTES
+    assert chain.tail(2) == ["Downloading part 49999 of torch " + "x" * 60, "last"]
+    seen = chain.news
+    assert chain.news == seen
+    with open(chain.log, "a", encoding="utf-8") as handle:
+        handle.write("one more line\n")
+    assert chain.news != seen
+
 #: Real output of failing pip 26.3 runs on Python 3.13 (file in pip_output/ → the one line shown to the user):
 CAPTURED_FAILURES = {
     # pip install "numpy<2" … in a venv without a C compiler on PATH (as on most animators' machines)

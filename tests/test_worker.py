@@ -345,3 +345,32 @@ def test_shutdown_ends_the_process(client: WorkerClient) -> None:
     assert not client.alive and time.monotonic() - began < 3.0
     assert client.poll(0.5) == [], "a requested shutdown is not a crash"
     assert process_gone(pid)
+
+
+@pytest.mark.skipif(MODEL_MISSING is not None, reason=str(MODEL_MISSING))
+def test_the_thread_that_runs_jobs_uses_the_workers_thread_count() -> None:
+    """OpenMP's thread count is per calling thread: set only where the model loads, the thread that runs the
+    jobs kept one thread per core, so torch took Blender's core too."""
+    import torch
+
+    from vendor_models.worker.process import ModelSlot
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    slot = ModelSlot(CHECKPOINT, "cpu", threads=1)
+    try:
+        slot.get(lambda: False)
+        assert torch.get_num_threads() == 1
+    finally:
+        slot.unload()
+        torch.set_num_threads(previous)
+
+
+def test_the_workers_thread_pools_leave_a_core_to_blender(monkeypatch: pytest.MonkeyPatch) -> None:
+    """numpy's BLAS and OpenMP size their pools from the environment when the worker imports them."""
+    for name in worker_launch.THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    cores = str(max(1, len(os.sched_getaffinity(0)) - 1))
+    assert all(worker_launch.worker_environment()[name] == cores for name in worker_launch.THREAD_VARIABLES)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")  # a pool the user sized stays theirs
+    assert worker_launch.worker_environment()["OPENBLAS_NUM_THREADS"] == "3"

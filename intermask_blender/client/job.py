@@ -2,7 +2,9 @@
 
 Blender never waits on the worker. :func:`tick` is the timer callback: it drains the worker's messages
 (non-blocking), writes progress and status into ``scene.intermask`` and tags the sidebar for redraw.
-How long each tick takes is recorded, because a slow tick is a UI stall the animator feels.
+How long each tick takes is recorded, because a slow tick is a UI stall the animator feels. Work a job
+needs on Blender's side first (React reads its partner) is a :class:`Preparation` that the same timer runs
+in slices of about 20 ms, so no tick does a whole job's worth of work.
 Nothing here touches the scene's objects: a failed or cancelled job leaves the scene as it was.
 """
 
@@ -17,15 +19,34 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import bpy
 
-from ..errors import InterMaskError
+from ..errors import USER_ERRORS, InterMaskError
 from ..seam import protocol
 from .worker_client import WorkerClient
 
 TICK_INTERVAL = 0.1  # seconds between polls while a job runs
 JOB_FOLDER_PREFIX = "intermask_"
+#: Blender-side work before a job (React's reading of the partner) runs in slices of about this many
+#: seconds, one per timer tick, PREPARE_INTERVAL apart, so the UI stays responsive while it runs.
+PREPARE_BUDGET_S = 0.02
+PREPARE_INTERVAL = 0.01
+#: While preparing, the sidebar is redrawn each time the bar moves by this much (a redraw costs 50-120 ms).
+PREPARE_REDRAW_STEP = 0.05
+
+
+class Preparation(Protocol):
+    """Work on Blender's side that a job needs before the worker can start it, done a slice per tick."""
+
+    status: str  #: what the progress bar says, e.g. "Reading the partner 40/180"
+
+    def step(self, budget_s: float) -> float:
+        """Work for about ``budget_s`` seconds; the fraction done so far (1.0 when finished)."""
+
+    def close(self) -> None:
+        """Release what it holds (temporary data), finished or not."""
 
 
 class JobStartError(InterMaskError, RuntimeError):
@@ -51,6 +72,11 @@ class _Job:
     first_frame: int
     out_dir: str
     started: float = field(default_factory=time.perf_counter)
+    #: Set while Blender-side work runs before the request goes to the worker (with the request and config).
+    prepare: Preparation | None = None
+    request: protocol.Generate | protocol.React | None = None
+    config: WorkerConfig | None = None
+    cancelled: bool = False
 
 
 @dataclass
@@ -110,35 +136,55 @@ def _client_for(config: WorkerConfig) -> WorkerClient:
 
 
 def start(scene: bpy.types.Scene, request: protocol.Generate | protocol.React, config: WorkerConfig,
-          *, partner: str = "", first_frame: int = 0) -> str:
+          *, partner: str = "", first_frame: int = 0, prepare: Preparation | None = None) -> str:
     """Send ``request`` to the worker and start polling; raises :class:`JobStartError` if a job is running.
 
+    With ``prepare``, the request is sent once the preparation has finished, slice by slice in the timer
+    (it writes what the request names, e.g. the partner's clip file); a failed preparation ends the job.
     ``request.out_dir`` (from :func:`new_job_folder`) stays the caller's to discard until this returns;
     from then on the job removes it when it fails or its results are replaced."""
     if _State.job is not None:
         raise JobStartError("a job is already running: wait for it or press Cancel")
-    try:
-        job_id = _client_for(config).submit(request)
-    except (OSError, RuntimeError) as exc:
-        raise JobStartError(f"could not start the worker: {exc}") from exc
     mode = "REACT" if isinstance(request, protocol.React) else "GENERATE"
-    _State.job = _Job(job_id, scene.name, mode, request.prompt, partner, first_frame, request.out_dir)
-    _State.stats = TickStats()
+    job = _Job(request.id, scene.name, mode, request.prompt, partner, first_frame, request.out_dir,
+               prepare=prepare, request=request, config=config)
     settings = scene.intermask
     settings.progress = 0.0
     settings.status_is_error = False
-    settings.status = "Generating…" if _State.client is not None and _State.client.ready else "Starting the worker…"
+    if prepare is None:
+        _submit(job)
+        settings.status = _submitted_status()
+    else:
+        settings.status = prepare.status
+    _State.job = job
+    _State.stats = TickStats()
     if not bpy.app.timers.is_registered(tick):
-        bpy.app.timers.register(tick, first_interval=TICK_INTERVAL)
-    return job_id
+        bpy.app.timers.register(tick, first_interval=PREPARE_INTERVAL if prepare else TICK_INTERVAL)
+    return job.id
+
+
+def _submit(job: _Job) -> None:
+    """Hand the job's request to the worker (started on first use)."""
+    assert job.request is not None and job.config is not None
+    try:
+        _client_for(job.config).submit(job.request)
+    except (OSError, RuntimeError) as exc:
+        raise JobStartError(f"could not start the worker: {exc}") from exc
+
+
+def _submitted_status() -> str:
+    return "Generating…" if _State.client is not None and _State.client.ready else "Starting the worker…"
 
 
 def cancel() -> bool:
-    """Ask the worker to stop the running job; its ``cancelled`` error ends the job in :func:`tick`."""
-    if _State.job is None or _State.client is None:
+    """Stop the running job: a preparation ends at the next tick, a worker job when its ``cancelled``
+    error arrives in :func:`tick`."""
+    if _State.job is None:
         return False
-    _State.client.cancel()
-    return True
+    if _State.job.prepare is not None:
+        _State.job.cancelled = True
+        return True
+    return _State.client is not None and _State.client.cancel()
 
 
 def unload() -> bool:
@@ -154,6 +200,8 @@ def unload() -> bool:
 def shutdown() -> None:
     """Stop the worker process (add-on disabled, file closed, Blender quitting)."""
     if _State.job is not None:
+        if _State.job.prepare is not None:
+            _State.job.prepare.close()
         discard_folder(_State.job.out_dir)
     _State.job = None
     if bpy.app.timers.is_registered(tick):
@@ -179,15 +227,21 @@ def tick() -> float | None:
 
 def _drain() -> float | None:
     job, client = _State.job, _State.client
-    if job is None or client is None:
+    if job is None or (client is None and job.prepare is None):
         return None
     scene = bpy.data.scenes.get(job.scene_name)
     if scene is None:  # the scene was deleted: nothing to report into
-        client.cancel()
+        if job.prepare is not None:
+            job.prepare.close()
+        elif client is not None:
+            client.cancel()
         discard_folder(job.out_dir)
         _State.job = None
         return None
     settings = scene.intermask
+    if job.prepare is not None:
+        return _prepare(settings, job, job.prepare)
+    assert client is not None
     finished = changed = False
     for message in client.poll():
         changed = True
@@ -211,6 +265,41 @@ def _drain() -> float | None:
         _State.job = None
         return None
     return TICK_INTERVAL
+
+
+def _prepare(settings: bpy.types.PropertyGroup, job: _Job, prepare: Preparation) -> float | None:
+    """One slice of the job's Blender-side preparation; the request goes to the worker once it is done."""
+    before = settings.progress
+    if job.cancelled:
+        _abandon(settings, job, "Cancelled: the scene is unchanged", is_error=False)
+        return None
+    try:
+        done = prepare.step(PREPARE_BUDGET_S)
+        if done >= 1.0:
+            prepare.close()
+            job.prepare = None
+            _submit(job)
+    except USER_ERRORS as exc:
+        _abandon(settings, job, str(exc), is_error=True)
+        return None
+    if job.prepare is None:
+        settings.progress, settings.status = 0.0, _submitted_status()
+        _redraw()
+        return TICK_INTERVAL
+    settings.progress, settings.status = done, prepare.status
+    if int(done / PREPARE_REDRAW_STEP) != int(before / PREPARE_REDRAW_STEP):
+        _redraw()
+    return PREPARE_INTERVAL
+
+
+def _abandon(settings: bpy.types.PropertyGroup, job: _Job, status: str, *, is_error: bool) -> None:
+    """End a job that never reached the worker: its temporary data and folder go, the scene stays."""
+    if job.prepare is not None:
+        job.prepare.close()
+    discard_folder(job.out_dir)
+    _State.job = None
+    settings.progress, settings.status, settings.status_is_error = 0.0, status, is_error
+    _redraw()
 
 
 def _finish_result(settings: bpy.types.PropertyGroup, job: _Job, result: protocol.Result) -> None:
@@ -237,7 +326,7 @@ def _finish_error(settings: bpy.types.PropertyGroup, error: protocol.Error) -> N
         settings.status = "Cancelled: the scene is unchanged"
         settings.status_is_error = False
     else:
-        settings.status = f"Error ({error.code}): {error.message}"
+        settings.status = f"{error.message} ({error.code})"  # what went wrong first: the sidebar shows the start
         settings.status_is_error = True
         print(f"InterMask: {settings.status}")
 

@@ -19,12 +19,10 @@ from ..baking import preview_figures as preview
 from ..baking import results
 from ..client import job
 from ..errors import USER_ERRORS, UsageError
-from ..rigs.read_armature import read_partner
+from ..rigs.read_armature import ArmatureReading, partner_window
+from ..seam import clip_file as clipmod
 from ..seam import protocol
 from . import preferences, properties
-
-#: Errors a button turns into a report; anything else is a bug and may show a traceback.
-
 
 
 def _scene(context: bpy.types.Context) -> bpy.types.Scene:
@@ -39,14 +37,42 @@ def _fail(op: bpy.types.Operator, settings: bpy.types.PropertyGroup, message: st
     return {"CANCELLED"}
 
 
-def partner_clip(context: bpy.types.Context, out_dir: Path) -> tuple[bpy.types.Object, int, Path]:
-    """Read the active animated armature (React's person A) into a one-person clip file; returns the
-    partner, the scene frame its window starts on and the file."""
+class PartnerReading:
+    """React's preparation (see :class:`job.Preparation`): the partner's animation read a few frames per
+    timer tick, then saved as the one-person clip file the request names."""
+
+    def __init__(self, partner: bpy.types.Object, scene: bpy.types.Scene, path: Path) -> None:
+        self.first, last = partner_window(partner, scene)
+        self.reading = ArmatureReading(partner, scene, self.first, last)
+        self.path = path
+        self.status = "Reading the partner…"
+        self._clip: clipmod.Clip | None = None
+
+    def step(self, budget_s: float) -> float:
+        """Frames first, about ``budget_s`` a slice; then the clip's conversion and its file, a tick each
+        (each costs about as much as a slice of frames)."""
+        done, total = self.reading.progress
+        if done < total:
+            self.reading.sample(budget_s)
+            done, total = self.reading.progress
+            self.status = f"Reading the partner {done}/{total}"
+            return 0.98 * done / total
+        if self._clip is None:
+            self._clip = self.reading.clip()
+            return 0.99
+        self._clip.save(self.path)
+        return 1.0
+
+    def close(self) -> None:
+        self.reading.close()
+
+
+def active_partner(context: bpy.types.Context) -> bpy.types.Object:
+    """React's person A: the active object, which must be an armature."""
     partner = context.active_object
     if partner is None or partner.type != "ARMATURE":
         raise UsageError("React needs the animated partner armature to be the active object")
-    clip, first = read_partner(partner, context.scene)
-    return partner, first, clip.save(out_dir / "partner.npz")
+    return partner
 
 
 class INTERMASK_OT_generate(bpy.types.Operator):
@@ -61,20 +87,26 @@ class INTERMASK_OT_generate(bpy.types.Operator):
         if job.busy():
             return _fail(self, settings, "A job is already running: wait for it or press Cancel")
         out_dir: Path | None = None
+        reading: PartnerReading | None = None
         try:
             prompt, prompts = properties.prompts_of(settings)
             if not prompt:
                 raise UsageError("The prompt is empty: describe what the two people do")
             config = preferences.worker_config(context)
             out_dir = job.new_job_folder()
-            partner_name, first, partner_path = "", 0, ""
-            if settings.mode == "REACT":
-                partner, first, path = partner_clip(context, out_dir)
-                partner_name, partner_path = partner.name, str(path)
+            partner = ""
+            if settings.mode == "REACT":  # read across timer ticks: a long or heavy rig would stall the UI
+                armature = active_partner(context)
+                partner = armature.name
+                reading = PartnerReading(armature, _scene(context), out_dir / "partner.npz")
             request = protocol.job_request(prompt, properties.sampler_settings(settings), str(out_dir),
-                                           prompts=prompts, seconds=settings.seconds, partner=partner_path)
-            job.start(_scene(context), request, config, partner=partner_name, first_frame=first)
+                                           prompts=prompts, seconds=settings.seconds,
+                                           partner=str(reading.path) if reading else "")
+            job.start(_scene(context), request, config, partner=partner,
+                      first_frame=reading.first if reading else 0, prepare=reading)
         except USER_ERRORS as exc:
+            if reading is not None:
+                reading.close()
             job.discard_folder(out_dir)
             return _fail(self, settings, str(exc))
         self.report({"INFO"}, f"InterMask: generating '{prompt}'")
@@ -145,7 +177,7 @@ class INTERMASK_OT_preview(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        return len(context.scene.intermask.results) > 0
+        return not job.busy() and len(context.scene.intermask.results) > 0
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         settings = context.scene.intermask

@@ -11,7 +11,7 @@ import bpy
 from ..baking import preview_figures as preview
 from ..client import job
 from . import bonemap_panel as bonemap_ui
-from . import model_choice, operators, preferences
+from . import model_choice, operators, preferences, status_line
 
 
 class _InterMaskPanel(bpy.types.Panel):
@@ -39,7 +39,9 @@ class IM_PT_main(_InterMaskPanel):
         col.enabled = not running
         if settings.prompt_text is None:
             col.prop(settings, "prompt", text="")
-        col.template_ID(settings, "prompt_text", new="text.new", open="text.open")
+        row = col.row(align=True)
+        row.label(text="Text", icon="TEXT")  # the Text datablock that replaces the one-line prompt
+        row.template_ID(settings, "prompt_text", new="text.new", open="text.open")
         if settings.prompt_text is not None:
             col.prop(settings, "per_person_lines")
 
@@ -69,15 +71,14 @@ class IM_PT_main(_InterMaskPanel):
         row.operator(operators.INTERMASK_OT_cancel.bl_idname, icon="CANCEL")
 
         if running:
-            layout.progress(factor=settings.progress, type="BAR", text=settings.status or "Working…")
+            status_line.draw(layout.column(), settings.status or "Working…", progress=settings.progress)
         elif settings.status:
-            row = layout.row()
-            row.alert = settings.status_is_error
-            row.label(text=settings.status, icon="ERROR" if settings.status_is_error else "INFO")
+            status_line.draw(layout.column(), settings.status, is_error=settings.status_is_error)
 
         if len(settings.results) > 0:
             box = layout.box()
-            box.label(text=f"Result: {settings.result_prompt}", icon="ARMATURE_DATA")
+            box.enabled = not running  # the old result stays until the new one replaces it
+            box.label(text=status_line.short_form(f"Result: {settings.result_prompt}"), icon="ARMATURE_DATA")
             box.prop(settings, "variation", text=f"Variation (1–{len(settings.results)})")
             row = box.row(align=True)
             row.operator(operators.INTERMASK_OT_preview.bl_idname, icon="HIDE_OFF")

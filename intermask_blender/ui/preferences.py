@@ -84,6 +84,15 @@ class _Tasks:
     install_result = ""
     check_result = ""
     official: deps.CommandChain | None = None
+    shown: tuple[object, ...] = ()  #: what the preferences showed of the tasks when last redrawn
+
+
+def forget_check(_prefs: object = None, _context: object = None) -> None:
+    """What Check found is about the worker set-up it ran on: a change of Python, device or model makes it
+    stale, so it leaves the screen (a Check still running is stopped)."""
+    if _Tasks.check is not None and _Tasks.check.running:
+        _Tasks.check.cancel()
+    _Tasks.check, _Tasks.check_result = None, ""
 
 
 def _poll_tasks() -> float | None:
@@ -96,10 +105,13 @@ def _poll_tasks() -> float | None:
         _Tasks.install_result = _summarise_install(install)
     if check is not None and not check.running and not _Tasks.check_result:
         _Tasks.check_result = _summarise_check(check)
-    for window in bpy.context.window_manager.windows:
-        for area in window.screen.areas if window.screen is not None else ():
-            if area.type == "PREFERENCES":
-                area.tag_redraw()
+    news = tuple(chain.news if chain is not None else None for chain in (_Tasks.install, _Tasks.check, _Tasks.official))
+    if news != _Tasks.shown:  # a redraw only when there is something new to show
+        _Tasks.shown = news
+        for window in bpy.context.window_manager.windows:
+            for area in window.screen.areas if window.screen is not None else ():
+                if area.type == "PREFERENCES":
+                    area.tag_redraw()
     return 0.5 if running else None
 
 
@@ -254,16 +266,16 @@ class IM_Preferences(bpy.types.AddonPreferences):
         name="Worker Python",
         items=[("auto", "Auto", "The environment this add-on installs, else an interpreter with torch"),
                ("custom", "Custom", "A Python interpreter you choose (it must have torch)")],
-        default="auto",
+        default="auto", update=forget_check,
     )
-    python_path: bpy.props.StringProperty(name="Interpreter", subtype="FILE_PATH")  # type: ignore[valid-type]
-    device: bpy.props.EnumProperty(name="Device", items=DEVICES, default="auto")  # type: ignore[valid-type]
+    python_path: bpy.props.StringProperty(name="Interpreter", subtype="FILE_PATH", update=forget_check)  # type: ignore[valid-type]
+    device: bpy.props.EnumProperty(name="Device", items=DEVICES, default="auto", update=forget_check)  # type: ignore[valid-type]
     checkpoint: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Checkpoint", subtype="DIR_PATH",
         description="A model folder by path, used while the Model is Built-in (empty: the built-in model)",
     )
     model: bpy.props.EnumProperty(  # type: ignore[valid-type]
-        name="Model", items=model_choice.model_items,
+        name="Model", items=model_choice.model_items, update=forget_check,
         description="The built-in model or one imported into your models folder",
     )
     import_release: bpy.props.StringProperty(  # type: ignore[valid-type]

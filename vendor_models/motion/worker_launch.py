@@ -28,10 +28,30 @@ def worker_command(python: str | Path, *, device: str = "auto", checkpoint: Path
     return cmd + (["--checkpoint", str(checkpoint)] if checkpoint else [])
 
 
+def default_threads() -> int:
+    """All cores this process may run on but one: Blender's UI keeps a core, and on a small busy CPU torch's
+    threads would otherwise spin-wait on each other (shared 2-core box, shipped model, 10 s clip: 1 thread
+    1.8 s; 2 threads 7-35 s once other processes compete). The affinity mask, not the machine's core count:
+    a container or ``taskset`` may allow fewer."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        cores = os.cpu_count() or 2
+    return max(1, cores - 1)
+
+
+#: Thread pools the worker's libraries size from these at load time (OpenMP for torch, and the BLAS
+#: numpy or torch was built with); by default each would start one thread per core.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
 def worker_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This process's environment plus ``extra``, with ``vendor_models`` importable and UTF-8 pipes."""
+    """This process's environment plus ``extra``, with ``vendor_models`` importable, UTF-8 pipes, and thread
+    pools of :func:`default_threads` unless the environment already sizes them."""
     env = dict(os.environ)
     env.update(extra or {})
+    for name in THREAD_VARIABLES:
+        env.setdefault(name, str(default_threads()))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(vendor_root()), env.get("PYTHONPATH", "")) if p)
     env["PYTHONSAFEPATH"] = "1"  # the caller's working folder must not shadow vendor_models (3.11+)
     env.setdefault("PYTORCH_ENABLE_MPS_FALLBACK", "1")

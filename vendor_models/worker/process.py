@@ -43,6 +43,7 @@ from ..motion.protocol import (
     Unload,
     parse,
 )
+from ..motion.worker_launch import default_threads
 from .state import Channel, Job, JobState
 from .watchdog import watch_parent
 
@@ -131,6 +132,9 @@ class ModelSlot:
                 raise JobError(ErrorCode.CANCELLED, "cancelled while the model was loading")
         if self._error is not None:
             raise self._error
+        import torch
+
+        torch.set_num_threads(self.threads)  # OpenMP's thread count is per calling thread, and this one runs jobs
         return self._model, time.perf_counter() - started
 
     def unload(self) -> None:
@@ -297,13 +301,6 @@ def save_clips(clips: list[Clip], job: Generate | React, folder: Path) -> list[s
         return [str(clip.save(folder / f"{_stem(job)}_{k + 1}.npz").resolve()) for k, clip in enumerate(clips)]
     except OSError as exc:
         raise _unwritable(job, exc) from exc
-
-
-def default_threads() -> int:
-    """All cores but one: Blender's UI keeps a core, and on a small busy CPU torch's threads would
-    otherwise spin-wait on each other (shared 2-core box, shipped model, 10 s clip: 1 thread 1.8 s;
-    2 threads 7-35 s once other processes compete)."""
-    return max(1, (os.cpu_count() or 2) - 1)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
