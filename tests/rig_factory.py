@@ -324,6 +324,7 @@ def build_rig(scene: Any, style: str, pose: str = "T", names: str = "real", ik_f
         empty.scale = (scale,) * 3
         empty.rotation_euler = np.radians(degrees).tolist()
         built.armature.parent = empty
+        scene.view_layers[0].update()  # world matrices now include the parent
     if ik_constraints:
         _add_ik(built.armature, built)
     if names == "random":

@@ -5,8 +5,8 @@ from __future__ import annotations
 import bpy
 import numpy as np
 import pytest
-from mathutils import Matrix
 from h4_scenes import DATA, fresh_scene, metarig
+from mathutils import Matrix
 
 from intermask_blender.rigs.bonemap import (
     ESSENTIAL_JOINTS,

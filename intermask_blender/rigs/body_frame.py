@@ -29,16 +29,23 @@ def unit(v: np.ndarray) -> np.ndarray:
 
 def principal_chain(tree: BoneTree, start: int) -> list[int]:
     """``start`` and the child that continues it, repeatedly: the child with the most descendants (the
-    forearm, not its twist bone), on a tie the one that reaches farthest from ``start`` (the toe, not
-    the heel)."""
+    forearm, not its twist bone), on a tie the one that reaches farthest from ``start``. A leaf that
+    starts inside its parent (a twist bone of a forearm without a hand) does not continue it."""
     chain = [start]
     origin = tree.heads[start]
-    while tree.children[chain[-1]]:
-        kids = tree.children[chain[-1]]
+    while kids := [k for k in tree.children[chain[-1]] if tree.children[k] or not _inside(tree, chain[-1], k)]:
         most = max(tree.descendant_counts[k] for k in kids)
         tied = [k for k in kids if tree.descendant_counts[k] == most]
         chain.append(tied[0] if len(tied) == 1 else max(tied, key=lambda k: _reach(tree, k, origin)))
     return chain
+
+
+def _inside(tree: BoneTree, bone: int, child: int) -> bool:
+    """Whether ``child`` starts inside ``bone`` (a twist bone beside it, not its continuation)."""
+    axis = tree.tails[bone] - tree.heads[bone]
+    length = float(axis @ axis)
+    t = float((tree.heads[child] - tree.heads[bone]) @ axis) / length if length > 1e-18 else 1.0
+    return 0.05 < t < 0.9
 
 
 def _reach(tree: BoneTree, b: int, origin: np.ndarray) -> float:
@@ -86,16 +93,25 @@ def mirror_pairs(tree: BoneTree) -> list[LimbPair]:
     return pairs
 
 
-def _mirrored(tree: BoneTree, a: int, b: int, chain_a: list[int], chain_b: list[int]) -> LimbPair | None:
+def _compared(tree: BoneTree, chain_a: list[int], chain_b: list[int]) -> tuple[np.ndarray, np.ndarray, float]:
     count = min(len(chain_a), len(chain_b), COMPARED_BONES)
     pa, pb = tree.heads[chain_a[:count]], tree.heads[chain_b[:count]]
-    size = max(path_length(pa), path_length(pb))
+    return pa, pb, max(path_length(pa), path_length(pb))
+
+
+def _reflection_error(pa: np.ndarray, pb: np.ndarray, normal: np.ndarray, middle: np.ndarray) -> float:
+    """Largest distance between ``pa`` reflected across the plane (``normal``, ``middle``) and ``pb``."""
+    reflected = pa - 2.0 * ((pa - middle) @ normal)[:, None] * normal
+    return float(np.linalg.norm(reflected - pb, axis=1).max())
+
+
+def _mirrored(tree: BoneTree, a: int, b: int, chain_a: list[int], chain_b: list[int]) -> LimbPair | None:
+    pa, pb, size = _compared(tree, chain_a, chain_b)
     gap = pa.mean(axis=0) - pb.mean(axis=0)
     if size < 1e-9 or np.linalg.norm(gap) < 0.05 * size:
         return None
     normal, middle = unit(gap), (pa.mean(axis=0) + pb.mean(axis=0)) / 2.0
-    reflected = pa - 2.0 * ((pa - middle) @ normal)[:, None] * normal
-    if np.linalg.norm(reflected - pb, axis=1).max() > MIRROR_TOLERANCE * size:
+    if _reflection_error(pa, pb, normal, middle) > MIRROR_TOLERANCE * size:
         return None
     length = (path_length(tree.heads[chain_a]) + path_length(tree.heads[chain_b])) / 2.0
     return LimbPair(a, b, chain_a, chain_b, normal, length)
@@ -167,6 +183,9 @@ def _as_body(tree: BoneTree, legs: LimbPair, arms: LimbPair, feet: np.ndarray, l
     if (feet - tree.heads[int(np.argmin(tree.heads @ up))]) @ up > 2.0 * min(drops):  # "legs" high above the floor
         return None
     if abs(legs.normal @ arms.normal) < 0.7 or abs(legs.normal @ up) > 0.4:
+        return None
+    pa, pb, size = _compared(tree, arms.chain_a, arms.chain_b)  # the arms mirror across the legs' plane too
+    if _reflection_error(pa, pb, legs.normal, hips) > MIRROR_TOLERANCE * size:
         return None
     lateral = unit(legs.normal + np.sign(legs.normal @ arms.normal) * arms.normal)
     up = unit(up - (up @ lateral) * lateral)

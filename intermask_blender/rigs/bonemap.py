@@ -26,7 +26,7 @@ from ..seam import skeleton
 from .bone_tree import BoneTree, bone_tree_of
 from .map_checks import candidates as candidate_bones
 from .map_checks import map_problems
-from .structure_map import detached_ends, structure_map, twist_bones
+from .structure_map import detached_ends, floor_root, structure_map, twist_bones
 
 J = skeleton.JOINT_INDEX
 
@@ -285,9 +285,11 @@ def _annotated(bone_map: BoneMap, tree: BoneTree) -> BoneMap:
     return bone_map
 
 
-def _problems(bone_map: BoneMap, tree: BoneTree) -> list[str]:
+def _problems(bone_map: BoneMap, tree: BoneTree, constrained: bool = False) -> list[str]:
+    """``constrained``: a control rig's skeleton, whose bones follow its controls by constraints (their
+    parents say nothing); a control preset's map is one too."""
     return map_problems(tree, bone_map.bones, detached_ends(tree, bone_map.bones), bone_map.tail_joints,
-                        hierarchy=bone_map.preset not in CONTROL_PRESETS)
+                        hierarchy=not constrained and bone_map.preset not in CONTROL_PRESETS)
 
 
 def automatic_map(armature_name: str, tree: BoneTree) -> BoneMap:
@@ -300,6 +302,9 @@ def automatic_map(armature_name: str, tree: BoneTree) -> BoneMap:
     others = [p for p in ranked[1:] if not BoneMap("", _exact(by_key, PRESETS[p]), p).missing_essential()]
     for option in [named] + [_preset_map(armature_name, tree.names, p) for p in others]:
         if not option.missing_essential() and not _problems(option, tree):
+            root = floor_root(tree, option.bones) if option.preset not in CONTROL_PRESETS else None
+            if ROOT not in option.bones and root is not None and root not in option.bones.values():
+                option.bones[ROOT] = root  # e.g. IK feet under a root bone the preset does not name
             return _annotated(option, tree)
     found = structure_map(tree)
     guessed = BoneMap(armature_name, dict(found.bones), "structure", tail_joints=dict(found.tail_joints))
@@ -313,9 +318,9 @@ def automatic_map(armature_name: str, tree: BoneTree) -> BoneMap:
     return _annotated(guessed, tree)
 
 
-def _checked(bone_map: BoneMap, tree: BoneTree) -> BoneMap:
+def _checked(bone_map: BoneMap, tree: BoneTree, constrained: bool = False) -> BoneMap:
     """Raise :class:`BoneMapError` naming what is missing or wrong, what mapped, and candidate bones."""
-    missing, problems = bone_map.missing_essential(), _problems(bone_map, tree)
+    missing, problems = bone_map.missing_essential(), _problems(bone_map, tree, constrained)
     if not missing and not problems:
         return bone_map
     said = []
@@ -349,14 +354,16 @@ def bone_map_for(armature: Any, reading: bool = False) -> BoneMap:
     if reading and guessed.preset in SKELETON_OF:
         preset = SKELETON_OF[guessed.preset]
         skeleton_map = BoneMap(armature.name, match_preset(tree.names, PRESETS[preset]), preset)
-        return _checked(_annotated(skeleton_map, tree), tree)
+        return _checked(_annotated(skeleton_map, tree), tree, constrained=True)
     overrides = overrides_of(armature.data)
     unknown = {j: b for j, b in overrides.items() if b not in armature.data.bones or (j not in J and j != ROOT)}
     if unknown:
         raise BoneMapError(f"armature '{armature.name}' has bone-map overrides naming unknown joints or bones: {unknown}")
     bones = {j: b for j, b in guessed.bones.items() if b not in overrides.values()}
     bones.update(overrides)
-    tail_joints = {j: b for j, b in guessed.tail_joints.items() if j not in bones and b in bones.values()}
+    above = {j: skeleton.JOINT_NAMES[skeleton.PARENTS[J[j]]] for j in guessed.tail_joints}
+    tail_joints = {j: b for j, b in guessed.tail_joints.items()  # a wrist at the forearm's tail, while that forearm stays
+                   if j not in bones and bones.get(above[j]) == guessed.bones.get(above[j])}
     pivot = guessed.pelvis_pivot if bones.get("pelvis") == guessed.bones.get("pelvis") else None
     final = BoneMap(armature.name, bones, guessed.preset, tuple(sorted(overrides)), pivot, guessed.settings,
                     tail_joints=tail_joints)

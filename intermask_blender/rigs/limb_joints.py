@@ -69,13 +69,16 @@ def _detached_end(tree: BoneTree, body: Body, chain: list[int], taken: set[int],
 
 def _toe(tree: BoneTree, body: Body, ankle_bone: int, ankle: np.ndarray) -> int | None:
     """The ball of the foot among the ankle bone's descendants: the one ~70% of the way (along the floor)
-    to the tip of the foot. The farthest along the floor is the toe tip, whatever a heel bone does."""
+    to the tip of the foot. The farthest along the floor is the toe tip, whatever a heel bone does; a leaf
+    that starts at the tip only marks it (Mixamo's ``Toe_End``)."""
     below = [b for b in tree.subtree(ankle_bone) if b != ankle_bone]
     if not below:
         return None
     spans = np.linalg.norm(body.horizontal(tree.heads[below] - ankle), axis=1)
     tip = max(spans.max(), float(np.linalg.norm(body.horizontal(tree.tails[below] - ankle), axis=1).max()))
-    return below[int(np.argmin(np.abs(spans - BALL_FRACTION * tip)))]
+    markers = np.array([not tree.children[b] and span >= 0.85 * tip for b, span in zip(below, spans)])
+    score = np.abs(spans - BALL_FRACTION * tip) + np.where(markers & ~markers.all(), np.inf, 0.0)
+    return below[int(np.argmin(score))]
 
 
 def leg(tree: BoneTree, body: Body, chain: list[int], taken: set[int]) -> Limb:

@@ -24,7 +24,8 @@ SEGMENTS = tuple((f"{s}_{a}", f"{s}_{b}") for s in ("left", "right")
                  for a, b in (("hip", "knee"), ("knee", "ankle"), ("shoulder", "elbow"), ("elbow", "wrist")))
 #: (end joint, the joint above it): an end whose bone is not under that joint's bone is detached.
 ENDS = tuple((f"{s}_{a}", f"{s}_{b}") for s in ("left", "right") for a, b in (("ankle", "knee"), ("wrist", "elbow")))
-_SIDE_MARK = re.compile(r"(?:^|[._\-: |])([LR])(?:[._\-: |]|$)|[a-z0-9]([LR])$|^([LR])[A-Z_]", re.IGNORECASE)
+_SEPARATED_SIDE = re.compile(r"(?:^|[._\-: |])([LR])(?:[._\-: |]|$)", re.IGNORECASE)  # thigh.L, upperarm_r, L_Thigh
+_CAMEL_SIDE = re.compile(r"[a-z0-9]([LR])$|^([lLrR])[A-Z]")  # UpperLegR, lThighBend (not "Ribs", "Root")
 
 
 def name_side(name: str) -> str | None:
@@ -32,7 +33,8 @@ def name_side(name: str) -> str | None:
     lowered = name.lower()
     if ("left" in lowered) != ("right" in lowered):
         return "left" if "left" in lowered else "right"
-    match = _SIDE_MARK.search(name.rsplit(":", 1)[-1])
+    short = name.rsplit(":", 1)[-1]
+    match = _SEPARATED_SIDE.search(short) or _CAMEL_SIDE.search(short)
     if match is None:
         return None
     letter = next(g for g in match.groups() if g)
@@ -115,6 +117,19 @@ def structure_map(tree: BoneTree) -> Found:
                 found.tail_joints[end] = tree.names[limb.tail_bone]
     found.bones = {j: tree.names[b] for j, b in bones.items()}
     return found
+
+
+def floor_root(tree: BoneTree, bones: dict[str, str]) -> str | None:
+    """For a map without a root: the pelvis's nearest ancestor lying on the floor its feet stand on."""
+    feet = [tree.heads[tree.index[bones[j]]] for j in ("left_ankle", "right_ankle", "left_foot", "right_foot") if j in bones]
+    top = [tree.heads[tree.index[bones[j]]] for j in ("head", "neck", "spine3") if j in bones]
+    if "pelvis" not in bones or not feet or not top:
+        return None
+    rise = np.mean(top, axis=0) - np.mean(feet, axis=0)
+    up, height = unit(rise), float(np.linalg.norm(rise))
+    floor = float(min(p @ up for p in feet))
+    return next((tree.names[a] for a in tree.ancestors(tree.index[bones["pelvis"]])
+                 if abs(float(tree.heads[a] @ up) - floor) < 0.1 * height), None)
 
 
 def detached_ends(tree: BoneTree, bones: dict[str, str]) -> tuple[str, ...]:
