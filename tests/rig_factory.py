@@ -330,3 +330,25 @@ def build_rig(scene: Any, style: str, pose: str = "T", names: str = "real", ik_f
     if names == "random":
         _rename_randomly(built, seed)
     return built
+
+
+def skin(scene: Any, built: BuiltRig) -> Any:
+    """A mesh with one triangle per bone, weighted to it: glTF only exports an armature that skins something."""
+    obj = built.armature
+    bones = obj.data.bones
+    verts, faces = [], []
+    for i, bone in enumerate(bones):
+        head, tail = np.array(bone.head_local), np.array(bone.tail_local)
+        side = np.cross(tail - head, (0.0, 0.0, 1.0) if abs((tail - head)[2]) < 0.9 * np.linalg.norm(tail - head) else (1.0, 0.0, 0.0))
+        verts += [head.tolist(), tail.tolist(), (head + 0.1 * side).tolist()]
+        faces.append((3 * i, 3 * i + 1, 3 * i + 2))
+    mesh = bpy.data.meshes.new(f"{obj.name}_skin")
+    mesh.from_pydata(verts, [], faces)
+    body = bpy.data.objects.new(f"{obj.name}_skin", mesh)
+    scene.collection.objects.link(body)
+    body.parent = obj
+    for i, bone in enumerate(bones):
+        body.vertex_groups.new(name=bone.name).add([3 * i, 3 * i + 1, 3 * i + 2], 1.0, "REPLACE")
+    modifier: Any = body.modifiers.new("Armature", "ARMATURE")
+    modifier.object = obj
+    return body

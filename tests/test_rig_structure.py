@@ -14,7 +14,7 @@ import bpy
 import numpy as np
 import pytest
 from h4_scenes import fresh_scene
-from rig_factory import STYLES, build_rig
+from rig_factory import STYLES, build_rig, skin
 
 from intermask_blender.rigs.bone_tree import BoneTree, bone_tree_of
 from intermask_blender.rigs.bonemap import BoneMapError, bone_map_for, set_override
@@ -42,9 +42,17 @@ CASES += [
 ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", autouse=True)
+def _fresh_file() -> None:
+    fresh_scene()
+
+
+@pytest.fixture
 def scene() -> bpy.types.Scene:
-    return fresh_scene()
+    """The current scene (a test that resets the file leaves a new one; the rigs pile up otherwise)."""
+    current = bpy.context.scene
+    assert current is not None
+    return current
 
 
 def _assert_maps_truly(obj: Any, truth: dict[str, str], detached: tuple[str, ...], tail_joints: dict[str, str],
@@ -76,6 +84,34 @@ def test_factory_rigs_stand_upright_at_human_size_whatever_their_parents(scene: 
     local = obj.data.bones[built.truth["head"]].head_local
     assert local.y > 100.0 and abs(local.z) < 10.0  # its own space: Y up, centimetres
     assert (left_hip - obj.matrix_world.translation).length < 1.5
+
+
+EXPORTED = [("mixamo", "glb", {"fingers": True}), ("ue5", "fbx", {"pose": "A"}), ("daz", "glb", {"hands": False}),
+            ("vrm", "fbx", {"ik_feet": True, "cartoon": True}), ("character_creator", "glb", {"fingers": True})]
+
+
+@pytest.mark.parametrize(("style", "kind", "options"), EXPORTED, ids=[f"{s}-{k}" for s, k, _ in EXPORTED])
+def test_copies_written_by_blenders_exporters_still_map(tmp_path: Path, style: str, kind: str, options: dict[str, Any]) -> None:
+    """Blender's own glTF and FBX (centimetre) exporters and importers: bone tails and rolls are made up
+    on the way back, only heads and the hierarchy survive, and the random names must still map."""
+    scene = fresh_scene()
+    built = build_rig(scene, style, names="random", **options)
+    body = skin(scene, built)
+    path = tmp_path / f"rig.{kind}"
+    with bpy.context.temp_override(selected_objects=[built.armature, body], active_object=built.armature):
+        if kind == "glb":
+            bpy.ops.export_scene.gltf(filepath=str(path), use_selection=False, export_animations=False)
+        else:
+            bpy.ops.export_scene.fbx(filepath=str(path), add_leaf_bones=False, global_scale=100.0,
+                                     apply_unit_scale=False, bake_anim=False)
+    scene = fresh_scene()
+    with bpy.context.temp_override(scene=scene):
+        if kind == "glb":
+            bpy.ops.import_scene.gltf(filepath=str(path))
+        else:
+            bpy.ops.import_scene.fbx(filepath=str(path))
+    (armature,) = [o for o in bpy.data.objects if o.type == "ARMATURE"]
+    _assert_maps_truly(armature, built.truth, built.detached, built.tail_joints, built.twist)
 
 
 def _import_gltf(scene: bpy.types.Scene, path: Path) -> Any:

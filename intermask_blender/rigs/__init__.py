@@ -1,4 +1,6 @@
-"""Rigs: which bone plays which joint (``bonemap``), a rig's rest measurements (``rig_rest``), the
-retarget solve (``retarget``), reading an animated armature back as a clip (``read_armature``), the
-built-in mannequins and the rig specs of the command line (``rig_specs``). bpy and numpy only.
+"""Rigs: which bone plays which joint (``bonemap``: name presets, else the rig's structure found by
+``bone_tree`` / ``body_frame`` / ``limb_joints`` / ``structure_map``, every map checked by ``map_checks``),
+a rig's rest measurements (``rig_rest``), the retarget solve (``retarget``), reading an animated armature
+back as a clip (``read_armature``), the built-in mannequins and the rig specs of the command line
+(``rig_specs``). bpy and numpy only.
 """

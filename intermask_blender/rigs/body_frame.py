@@ -87,6 +87,9 @@ def mirror_pairs(tree: BoneTree) -> list[LimbPair]:
             continue
         chains = {k: principal_chain(tree, k) for k in kids}
         for a, b in combinations(kids, 2):
+            sizes = sorted((int(tree.descendant_counts[a]), int(tree.descendant_counts[b])))
+            if sizes[1] - sizes[0] > max(3, sizes[1] // 4):  # far from the same shape: not worth reflecting
+                continue
             pair = _mirrored(tree, a, b, chains[a], chains[b])
             if pair is not None:
                 pairs.append(pair)
@@ -149,17 +152,20 @@ def _rough_up(tree: BoneTree, chain: list[int]) -> np.ndarray:
 
 def find_body(tree: BoneTree) -> Body | None:
     """The leg and arm pairs that best form a standing humanoid, or None where no pair of pairs does."""
-    pairs = mirror_pairs(tree)
+    pairs = sorted(mirror_pairs(tree), key=lambda p: -p.length)  # longest first: stop once nothing can beat the best
     best: tuple[float, Body] | None = None
     for legs in pairs:
+        if best is not None and legs.length + pairs[0].length <= best[0]:
+            break
         feet = (_lowest(tree, legs.chain_a) + _lowest(tree, legs.chain_b)) / 2.0
         leg_subtrees = set(tree.subtree(legs.a)) | set(tree.subtree(legs.b))
         for arms in pairs:
+            if best is not None and legs.length + arms.length <= best[0]:
+                break
             body = _as_body(tree, legs, arms, feet, leg_subtrees)
             if body is not None:
-                score = body.legs.length + body.arms.length
-                if best is None or score > best[0]:
-                    best = (score, body)
+                best = (legs.length + arms.length, body)
+                break
     return best[1] if best else None
 
 

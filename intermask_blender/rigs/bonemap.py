@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import bpy
+import numpy as np
 
 from ..errors import InterMaskError
 from ..seam import skeleton
@@ -316,6 +317,23 @@ def automatic_map(armature_name: str, tree: BoneTree) -> BoneMap:
             if not _problems(trial, tree):
                 guessed.bones[joint] = bone
     return _annotated(guessed, tree)
+
+
+_CACHE: dict[tuple[str, bytes, bytes], BoneMap] = {}
+
+
+def automatic_map_of(armature: Any) -> BoneMap:
+    """:func:`automatic_map` of an armature object, remembered per rest pose: the panel redraws often and
+    the structural search takes tens of milliseconds on a big rig."""
+    tree = bone_tree_of(armature)
+    key = ("\0".join(tree.names), tree.parents.tobytes(), np.round(tree.heads, 6).tobytes())
+    if key not in _CACHE:
+        if len(_CACHE) > 16:
+            _CACHE.clear()
+        _CACHE[key] = automatic_map(armature.name, tree)
+    found = _CACHE[key]
+    return BoneMap(armature.name, dict(found.bones), found.preset, (), found.pelvis_pivot, dict(found.settings),
+                   found.detached, dict(found.tail_joints), dict(found.twist))
 
 
 def _checked(bone_map: BoneMap, tree: BoneTree, constrained: bool = False) -> BoneMap:

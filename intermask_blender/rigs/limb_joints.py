@@ -3,8 +3,9 @@
 Chains come from :mod:`body_frame` without sides. Rest geometry decides, relative to the body: the hip
 is where the chain turns down, the ankle the first joint near the floor, the knee the joint nearest the
 middle of the leg (twist bones inside a segment, like Daz's ``lThighTwist``, split it unevenly), the toe
-joint about 70% of the way to the tip of the foot. A hand is the bone whose children are fingers; an arm
-without one ends at the forearm's tail, and the wrist that fits best balances upper arm and forearm.
+joint the nearest bone ahead of the ankle down on the floor. A hand is the bone whose children are
+fingers; an arm without one ends at the forearm's tail; the wrist that fits best balances upper arm and
+forearm.
 An end bone that is not in its chain (IK-style feet and hands under the root or a control) is found
 near where the chain ends.
 """
@@ -20,8 +21,6 @@ from .bone_tree import BoneTree
 
 #: A leg's ankle is the first joint below this fraction of the hip's height above the floor.
 ANKLE_HEIGHT = 0.25
-#: The toe joint (ball of the foot) lies about this far from the ankle towards the tip of the foot.
-BALL_FRACTION = 0.7
 
 
 @dataclass
@@ -68,17 +67,19 @@ def _detached_end(tree: BoneTree, body: Body, chain: list[int], taken: set[int],
 
 
 def _toe(tree: BoneTree, body: Body, ankle_bone: int, ankle: np.ndarray) -> int | None:
-    """The ball of the foot among the ankle bone's descendants: the one ~70% of the way (along the floor)
-    to the tip of the foot. The farthest along the floor is the toe tip, whatever a heel bone does; a leaf
-    that starts at the tip only marks it (Mixamo's ``Toe_End``)."""
+    """The ball of the foot among the ankle bone's descendants: of the bones that start ahead of the ankle
+    (towards the farthest one, not back at the heel) and down on the floor (not up on the instep, like
+    Daz's ``lMetatarsals``), the nearest to the ankle (so not Mixamo's ``Toe_End`` at the tip). Heads
+    only: imported leaf bones have made-up tails."""
     below = [b for b in tree.subtree(ankle_bone) if b != ankle_bone]
     if not below:
         return None
-    spans = np.linalg.norm(body.horizontal(tree.heads[below] - ankle), axis=1)
-    tip = max(spans.max(), float(np.linalg.norm(body.horizontal(tree.tails[below] - ankle), axis=1).max()))
-    markers = np.array([not tree.children[b] and span >= 0.85 * tip for b, span in zip(below, spans)])
-    score = np.abs(spans - BALL_FRACTION * tip) + np.where(markers & ~markers.all(), np.inf, 0.0)
-    return below[int(np.argmin(score))]
+    offsets = body.horizontal(tree.heads[below] - ankle)
+    spans = np.linalg.norm(offsets, axis=1)
+    ahead = offsets @ unit(offsets[int(np.argmax(spans))]) > 0.3 * spans.max()
+    low = body.height_of(tree.heads[below]) < 0.4 * float(body.height_of(ankle))
+    pick = ahead & low if (ahead & low).any() else ahead
+    return below[int(np.argmin(np.where(pick, spans, np.inf)))] if pick.any() else None
 
 
 def leg(tree: BoneTree, body: Body, chain: list[int], taken: set[int]) -> Limb:
@@ -152,23 +153,27 @@ def arm(tree: BoneTree, body: Body, chain: list[int], taken: set[int]) -> Limb:
         chain = chain[:hand[0]] + [hand[1]]
     start = 1 if _has_collar(tree, body, chain) and (hand is None or hand[0] >= 3) else 0
     points = chain_points(tree, chain)
+    last = np.linalg.norm(points[-1] - points[-2])
+    real_tail = len(chain) < 2 or last >= 0.5 * np.linalg.norm(points[-2] - points[-3])  # not an importer's stub
     if hand is not None:
         ends = [hand[0]]
     else:
-        ends = list(range(start + 2, len(chain) + 1))  # len(chain): the last bone's tail
+        ends = list(range(start + 2, len(chain) + (1 if real_tail else 0)))  # len(chain): the last bone's tail
     ends = [e for e in ends if e - start >= 2]
     if not ends:
         return Limb({}, problems=[f"arm from '{tree.names[chain[0]]}' is too short for a shoulder, elbow and wrist"])
 
-    def balance(end: int) -> float:
+    def split(end: int) -> tuple[float, float]:
+        """(balance of upper arm and forearm, their length) with the wrist at ``end``."""
         elbow = _middle_joint(points, start, end)
-        upper = np.linalg.norm(np.diff(points[start:elbow + 1], axis=0), axis=1).sum()
-        fore = np.linalg.norm(np.diff(points[elbow:end + 1], axis=0), axis=1).sum()
-        rest = np.linalg.norm(np.diff(points[end:], axis=0), axis=1).sum()
-        penalty = 0.5 if rest > 0.9 * fore else 0.0  # a "hand" as long as the forearm is not one
-        return float(min(upper, fore) / max(upper, fore, 1e-12)) - penalty
+        upper = float(np.linalg.norm(np.diff(points[start:elbow + 1], axis=0), axis=1).sum())
+        fore = float(np.linalg.norm(np.diff(points[elbow:end + 1], axis=0), axis=1).sum())
+        return min(upper, fore) / max(upper, fore, 1e-12), upper + fore
 
-    end = max(ends, key=balance)
+    # Upper arm and forearm are about as long; in-chain twist bones halve them, so of the balanced
+    # choices the longest arm wins (Daz's lForearmBend halves the whole arm as evenly as lHand does).
+    balanced = [e for e in ends if split(e)[0] >= 0.85]
+    end = max(balanced, key=lambda e: split(e)[1]) if balanced else max(ends, key=lambda e: split(e)[0])
     elbow = _middle_joint(points, start, end)
     limb = Limb({"shoulder": chain[start], "elbow": chain[elbow]})
     if start == 1:

@@ -41,8 +41,8 @@ def _hierarchy(tree: BoneTree, bones: dict[str, str], detached: tuple[str, ...])
         if parent is None:
             continue
         if joint in detached:  # an IK-style end may hang anywhere but inside another mapped limb
-            owner = next((j for j, a in idx.items() if j not in ("pelvis", ROOT) and not j.startswith("spine")
-                          and j != joint and tree.is_ancestor(a, b)), None)
+            joint_of = {a: j for j, a in idx.items() if j not in ("pelvis", ROOT) and not j.startswith("spine")}
+            owner = next((joint_of[a] for a in tree.ancestors(b) if a in joint_of), None)  # the nearest
             if owner is not None:
                 problems.append(f"{joint} '{bones[joint]}' hangs under {owner} '{bones[owner]}'")
         elif not tree.is_ancestor(idx[parent], b):
