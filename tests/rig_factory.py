@@ -138,10 +138,10 @@ def _fill(template: str, side: tuple[str, str, str, str, float], **extra: Any) -
 
 
 def _layout_bones(layout: _Layout, joints: dict[str, np.ndarray], hands: bool, fingers: bool, ik_feet: bool,
-                  cartoon: bool, truth: BuiltRig) -> _Bones:
+                  ik_hands: bool, cartoon: bool, truth: BuiltRig) -> _Bones:
     bones, t = _Bones(), truth.truth
     up = np.array([0.0, 0.0, 1.0])
-    root = layout.root or ("root" if ik_feet else None)
+    root = layout.root or ("root" if ik_feet or ik_hands else None)
     if root:
         t["root"] = bones.add(root, None, np.zeros(3), np.array([0.0, 0.25, 0.0]))
     spine_heads = [joints["spine1"], joints["spine2"], joints["spine3"]]
@@ -169,7 +169,7 @@ def _layout_bones(layout: _Layout, joints: dict[str, np.ndarray], hands: bool, f
         legs_parent = bones.add(layout.hip_bone, t["pelvis"], joints["pelvis"], joints["pelvis"] - up * 0.08)
     for side in SIDES:
         _leg(bones, layout, joints, side, legs_parent, root if ik_feet else None, truth)
-        _arm(bones, layout, joints, side, chest, hands, fingers, truth)
+        _arm(bones, layout, joints, side, chest, hands, fingers, root if ik_hands else None, truth)
     if layout.ik_extras:
         feet = bones.add("ik_foot_root", root, np.zeros(3), np.array([0.0, 0.2, 0.0]))
         hands_root = bones.add("ik_hand_root", root, np.zeros(3), np.array([0.0, 0.2, 0.0]))
@@ -217,7 +217,7 @@ def _leg(bones: _Bones, layout: _Layout, joints: dict[str, np.ndarray], side: tu
 
 
 def _arm(bones: _Bones, layout: _Layout, joints: dict[str, np.ndarray], side: tuple, chest: str, hands: bool,
-         fingers: bool, truth: BuiltRig) -> None:
+         fingers: bool, ik_root: str | None, truth: BuiltRig) -> None:
     t, s = truth.truth, side[0]
     collar, shoulder, elbow, wrist = (joints[f"{s}_{p}"] for p in ("collar", "shoulder", "elbow", "wrist"))
     name = {p: _fill(layout.sided[p], side) for p in ("collar", "shoulder", "elbow", "wrist")}
@@ -242,7 +242,9 @@ def _arm(bones: _Bones, layout: _Layout, joints: dict[str, np.ndarray], side: tu
         return
     along = (wrist - elbow) / np.linalg.norm(wrist - elbow)
     knuckles = wrist + along * 0.09
-    t[f"{s}_wrist"] = bones.add(name["wrist"], last, wrist, knuckles)
+    t[f"{s}_wrist"] = bones.add(name["wrist"], ik_root or last, wrist, knuckles)
+    if ik_root:
+        truth.detached += (f"{s}_wrist",)
     if layout.hand_leaf:
         bones.add(_fill(layout.hand_leaf, side), name["wrist"], knuckles, knuckles + along * 0.08)
     if fingers:
@@ -288,14 +290,14 @@ def _rename_randomly(built: BuiltRig, seed: int) -> None:
 
 
 def _add_ik(obj: Any, built: BuiltRig) -> None:
-    """IK constraints on the shins pointing at the detached feet, as an IK-feet rig has them."""
+    """IK constraints on the shins (forearms) pointing at the detached feet (hands), as IK rigs have them."""
     for end in built.detached:
-        knee = built.truth[end.replace("ankle", "knee")]
+        knee = built.truth[end.replace("ankle", "knee").replace("wrist", "elbow")]
         constraint = obj.pose.bones[knee].constraints.new("IK")
         constraint.target, constraint.subtarget, constraint.chain_count = obj, built.truth[end], 2
 
 
-def build_rig(scene: Any, style: str, pose: str = "T", names: str = "real", ik_feet: bool = False,
+def build_rig(scene: Any, style: str, pose: str = "T", names: str = "real", ik_feet: bool = False, ik_hands: bool = False,
               ik_constraints: bool = False, hands: bool = True, fingers: bool = False, cartoon: bool = False,
               parent: tuple[float, tuple[float, float, float]] | None = None, seed: int = 0) -> BuiltRig:
     """One armature of ``style`` in ``scene`` and its true map.
@@ -310,7 +312,7 @@ def build_rig(scene: Any, style: str, pose: str = "T", names: str = "real", ik_f
     else:
         layout = _LAYOUTS[style]
         built = BuiltRig(None, {})
-        bones = _layout_bones(layout, _body(pose, cartoon), hands, fingers, ik_feet, cartoon, built)
+        bones = _layout_bones(layout, _body(pose, cartoon), hands, fingers, ik_feet, ik_hands, cartoon, built)
         to_armature = np.eye(4)
         if parent is not None:
             scale, degrees = parent

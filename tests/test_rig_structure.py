@@ -39,6 +39,8 @@ CASES += [
     ("vrm", {"names": "random", "pose": "A", "hands": False}),
     ("vrm", {"names": "random", "ik_feet": True, "fingers": True, "parent": (2.0, (-90.0, 0.0, 0.0))}),
     ("rigify", {"names": "random", "parent": (0.01, (0.0, 0.0, 45.0))}),
+    ("mixamo", {"names": "random", "ik_feet": True, "ik_hands": True, "fingers": True, "pose": "A"}),
+    ("smpl", {"names": "real", "ik_hands": True, "ik_constraints": True}),
 ]
 
 

@@ -73,10 +73,6 @@ class LimbPair:
     normal: np.ndarray  # unit, from b's side to a's side
     length: float  # mean path length of the two chains (heads only)
 
-    @property
-    def parent_roots(self) -> tuple[int, int]:
-        return self.a, self.b
-
 
 def mirror_pairs(tree: BoneTree) -> list[LimbPair]:
     """Every pair of siblings with chains of at least two bones that mirror each other."""

@@ -55,15 +55,16 @@ def _detached_end(tree: BoneTree, body: Body, chain: list[int], taken: set[int],
         return bool(b not in taken and np.sign(offset) == side and abs(offset) > 0.3 * width
                     and (low is None or float(body.height_of(tree.heads[b])) < low))
 
-    targets = [tree.index[t] for b in chain for t in tree.ik_targets.get(tree.names[b], ())]
-    aimed = [t for t in targets if fits(t) and np.linalg.norm(tree.heads[t] - near) < reach]
-    if aimed:
-        return min(aimed, key=lambda t: float(np.linalg.norm(tree.heads[t] - near)))
-    near_h = body.horizontal(near) if low is not None else near
-    close = [(float(np.linalg.norm((body.horizontal(tree.heads[b]) if low is not None else tree.heads[b]) - near_h)), b)
-             for b in range(len(tree)) if fits(b)]
-    close = [c for c in close if c[0] < reach]
-    return min(close)[1] if close else None
+    def distance(b: int) -> float:  # a foot: along the floor from the knee above it
+        gap = tree.heads[b] - near
+        return float(np.linalg.norm(body.horizontal(gap) if low is not None else gap))
+
+    aimed = [tree.index[t] for b in chain for t in tree.ik_targets.get(tree.names[b], ())]
+    for group in (aimed, range(len(tree))):
+        close = [b for b in group if fits(b) and distance(b) < reach]
+        if close:
+            return min(close, key=distance)
+    return None
 
 
 def _toe(tree: BoneTree, body: Body, ankle_bone: int, ankle: np.ndarray) -> int | None:
