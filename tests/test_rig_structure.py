@@ -14,6 +14,7 @@ import bpy
 import numpy as np
 import pytest
 from h4_scenes import fresh_scene
+from mathutils import Matrix
 from rig_factory import STYLES, build_rig, skin
 
 from intermask_blender.rigs.bone_tree import BoneTree, bone_tree_of
@@ -198,26 +199,40 @@ def test_structure_search_runs_on_plain_arrays(scene: bpy.types.Scene) -> None:
     assert found.bones == built.truth and not found.problems
 
 
-def test_unmappable_rig_lists_what_mapped_what_did_not_and_candidates(scene: bpy.types.Scene) -> None:
-    """Random names and a left leg swung 50° forward in the rest pose: neither names nor mirror-image legs."""
-    built = build_rig(scene, "mixamo", names="random", seed=3)
-    rig = built.armature
-    turn = np.array([[1.0, 0.0, 0.0], [0.0, np.cos(0.9), -np.sin(0.9)], [0.0, np.sin(0.9), np.cos(0.9)]])
-    scene.view_layers[0].objects.active = rig
+def _turn_in_rest(rig: Any, bone: str, axis: str, radians: float) -> None:
+    """Turn a bone and everything below it about its head in the rest pose (edit bones)."""
+    turn = np.array(Matrix.Rotation(radians, 3, axis))
+    bpy.context.view_layer.objects.active = rig
     with bpy.context.temp_override(active_object=rig, object=rig, selected_objects=[rig]):
         bpy.ops.object.mode_set(mode="EDIT")
-        thigh = rig.data.edit_bones[built.truth["left_hip"]]
-        hip = np.array(thigh.head)
-        for bone in (thigh, *thigh.children_recursive):
-            bone.head, bone.tail = (hip + turn @ (np.array(bone.head) - hip)).tolist(), (hip + turn @ (np.array(bone.tail) - hip)).tolist()
+        top = rig.data.edit_bones[bone]
+        pivot = np.array(top.head)
+        for edit in (top, *top.children_recursive):
+            edit.head, edit.tail = ((pivot + turn @ (np.array(p) - pivot)).tolist() for p in (edit.head, edit.tail))
         bpy.ops.object.mode_set(mode="OBJECT")
+
+
+def _candidates(message: str) -> dict[str, list[str]]:
+    listed = message.split("Candidates:")[1].split(". Set")[0].split(";")
+    return {joint.strip(): bones.split(", ") for joint, bones in (part.split(": ", 1) for part in listed)}
+
+
+def test_unmappable_rig_lists_what_mapped_what_did_not_and_candidates(scene: bpy.types.Scene) -> None:
+    """Random names and one arm lowered 70° in the rest pose: no mirror-image arms, so no body; the legs
+    still map, and the message offers the bones below the pelvis for the rest."""
+    built = build_rig(scene, "mixamo", names="random", seed=4)
+    _turn_in_rest(built.armature, built.truth["left_shoulder"], "Y", 1.2)
     with pytest.raises(BoneMapError) as info:
-        bone_map_for(rig)
+        bone_map_for(built.armature)
     message = str(info.value)
-    assert "no bone found for pelvis, left_hip" in message and ": nothing." in message
-    candidates = dict(part.strip().split(": ", 1) for part in message.split("Candidates:")[1].split(". Set")[0].split(";"))
-    assert set(candidates) >= {"pelvis", "left_hip", "left_wrist", "neck", "head"}
-    assert candidates["pelvis"].split(", ")[0] == built.truth["pelvis"]  # the bone above everything comes first
+    for joint in ("pelvis", "left_hip", "right_knee", "left_ankle"):
+        assert f"{joint}={built.truth[joint]}" in message
+    assert "no bone found for left_shoulder, right_shoulder, left_elbow, right_elbow, left_wrist, right_wrist, " \
+           "spine1/spine2/spine3, neck/head." in message
+    candidates = _candidates(message)
+    assert set(candidates) == {"left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+                               "spine1", "spine2", "spine3", "neck", "head"}
+    assert candidates["spine1"][0] == built.truth["spine1"] and built.truth["spine3"] in candidates["left_shoulder"]
 
 
 @pytest.mark.parametrize(("name", "side"), [("thigh.L", "left"), ("UpperLegR", "right"), ("CC_Base_L_Thigh", "left"),

@@ -118,12 +118,15 @@ def _mirrored(tree: BoneTree, a: int, b: int, chain_a: list[int], chain_b: list[
 
 @dataclass
 class Body:
-    """The legs and arms pairs, the bone they share (pelvis), the arms' parent, and the rig's axes."""
+    """The legs and arms pairs, the bone they share (pelvis), the arms' parent, and the rig's axes.
+
+    Without ``arms`` (none mirror each other above the legs) it is the legs alone, so that a map that
+    fails can still say what it found."""
 
     legs: LimbPair
-    arms: LimbPair
+    arms: LimbPair | None
     pelvis: int
-    chest: int  # the arms' parent
+    chest: int  # the arms' parent (the pelvis where there are no arms)
     up: np.ndarray
     lateral: np.ndarray  # unit, sign not yet meaning left
     floor: float  # lowest bone head along ``up``
@@ -195,20 +198,41 @@ def _as_body(tree: BoneTree, legs: LimbPair, arms: LimbPair, feet: np.ndarray, l
     return Body(legs, arms, pelvis, chest, up, lateral, floor, float(tree.heads[chest] @ up - floor))
 
 
+def find_legs(tree: BoneTree) -> Body | None:
+    """The longest mirror pair that stands on the rig's floor like legs (nothing far below its feet)."""
+    for legs in sorted(mirror_pairs(tree), key=lambda p: -p.length):
+        feet = (_lowest(tree, legs.chain_a) + _lowest(tree, legs.chain_b)) / 2.0
+        rise = (tree.heads[legs.a] + tree.heads[legs.b]) / 2.0 - feet
+        drop = float(np.linalg.norm(rise))
+        if drop < 1e-9 or abs(legs.normal @ rise) > 0.4 * drop:
+            continue
+        up = unit(rise - (rise @ legs.normal) * legs.normal)
+        floor = float((tree.heads @ up).min())
+        if feet @ up - floor > 0.5 * drop:
+            continue
+        pelvis = int(tree.parents[legs.a])
+        if pelvis >= 0:
+            return Body(legs, None, pelvis, pelvis, up, legs.normal, floor, 2.0 * (float(tree.heads[pelvis] @ up) - floor))
+    return None
+
+
 def spine_bones(tree: BoneTree, body: Body) -> list[int]:
     """Bones from above the pelvis up to the arms' parent."""
-    return tree.path_down(body.pelvis, body.chest)
+    return tree.path_down(body.pelvis, body.chest) if body.arms else []
 
 
 def head_chain(tree: BoneTree, body: Body) -> list[int]:
     """Neck to head: from the arms' parent, the central child that rises, repeatedly; a last bone that
     only marks the top of the skull (a leaf longer than the whole neck below it) is left out."""
-    middle = (tree.heads[body.arms.a] + tree.heads[body.arms.b]) / 2.0
+    if body.arms is None:
+        return []
+    arms = body.arms
+    middle = (tree.heads[arms.a] + tree.heads[arms.b]) / 2.0
     off_centre = 0.08 * body.height
     chain: list[int] = []
     current = body.chest
     while True:
-        rising = [k for k in tree.children[current] if k not in (body.arms.a, body.arms.b)
+        rising = [k for k in tree.children[current] if k not in (arms.a, arms.b)
                   and abs((tree.heads[k] - middle) @ body.lateral) < off_centre
                   and (tree.heads[k] - tree.heads[current]) @ body.up > (0.0 if current == body.chest else 0.005 * body.height)]
         if not rising:

@@ -138,7 +138,7 @@ def _hand(tree: BoneTree, chain: list[int]) -> tuple[int, int] | None:
 
 def _has_collar(tree: BoneTree, body: Body, chain: list[int]) -> bool:
     """A first arm bone that starts close to the midline compared with the hips is a collar bone."""
-    if len(chain) < 3:
+    if len(chain) < 3 or body.arms is None:
         return False
     hips = abs((tree.heads[body.legs.a] - tree.heads[body.legs.b]) @ body.lateral) / 2.0
     middle = (tree.heads[body.arms.a] + tree.heads[body.arms.b]) / 2.0

@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .body_frame import Body, find_body, head_chain, root_bone, spine_bones, unit
+from .body_frame import (
+    Body,
+    find_body,
+    find_legs,
+    head_chain,
+    root_bone,
+    spine_bones,
+    unit,
+)
 from .bone_tree import BoneTree
 from .limb_joints import Limb, arm, leg
 
@@ -86,15 +94,16 @@ def _spine_joints(spine: list[int]) -> dict[str, int]:
 
 def structure_map(tree: BoneTree) -> Found:
     """Map the 22 joints (and a root bone on the floor) from the bone tree's topology and rest geometry."""
-    body = find_body(tree)
+    body = find_body(tree) or find_legs(tree)
     if body is None:
         return Found({}, problems=["no pair of mirror-image legs below a pair of mirror-image arms was found"])
     spine, head = spine_bones(tree, body), head_chain(tree, body)
     taken = {body.pelvis, *spine, *head, *tree.ancestors(body.pelvis)}
-    for limb_root in (body.legs.a, body.legs.b, body.arms.a, body.arms.b):
-        taken.update(tree.subtree(limb_root))
+    pairs = [pair for pair in (body.legs, body.arms) if pair is not None]
+    for pair in pairs:
+        taken.update(tree.subtree(pair.a), tree.subtree(pair.b))
     legs = (leg(tree, body, body.legs.chain_a, taken), leg(tree, body, body.legs.chain_b, taken))
-    arms = (arm(tree, body, body.arms.chain_a, taken), arm(tree, body, body.arms.chain_b, taken))
+    arms = (arm(tree, body, body.arms.chain_a, taken), arm(tree, body, body.arms.chain_b, taken)) if body.arms else ()
     left = np.cross(body.up, _forward(tree, body, legs))
     bones: dict[str, int] = {"pelvis": body.pelvis, **_spine_joints(spine)}
     if head:
@@ -104,8 +113,8 @@ def structure_map(tree: BoneTree) -> Found:
     root = root_bone(tree, body)
     if root is not None:
         bones[ROOT] = root
-    found = Found({})
-    for pair, limbs in ((body.legs, legs), (body.arms, arms)):
+    found = Found({}, problems=[] if body.arms else ["no two mirror-image arms hang from a spine above the legs"])
+    for pair, limbs in zip(pairs, (legs, arms)):
         a_side = "left" if pair.normal @ left > 0 else "right"
         for limb, side in zip(limbs, (a_side, "right" if a_side == "left" else "left")):
             bones.update({f"{side}_{part}": b for part, b in limb.bones.items()})
