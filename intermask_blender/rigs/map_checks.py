@@ -78,6 +78,9 @@ def _geometry(points: dict[str, np.ndarray], bones: dict[str, str]) -> list[str]
                 problems.append(f"{b} '{bones.get(b, '?')}' is not below {a} '{bones.get(a, '?')}'")
     if "pelvis" in points and (np.mean(top, axis=0) - points["pelvis"]) @ up < slack:
         problems.append(f"the head and shoulders are not above pelvis '{bones['pelvis']}'")
+    above = next((j for j in ("spine1", "spine2", "spine3", "neck", "head") if j in points), None)
+    if "pelvis" in points and above is not None and (points[above] - points["pelvis"]) @ up <= 0.0:
+        problems.append(f"{above} '{bones[above]}' starts below pelvis '{bones['pelvis']}' (the pelvis would turn upside down)")
     problems += _sides(points, bones, up)
     return problems
 

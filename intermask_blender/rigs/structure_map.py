@@ -99,6 +99,9 @@ def structure_map(tree: BoneTree) -> Found:
         return Found({}, problems=["no pair of mirror-image legs below a pair of mirror-image arms was found"])
     spine, head = spine_bones(tree, body), head_chain(tree, body)
     taken = {body.pelvis, *spine, *head, *tree.ancestors(body.pelvis)}
+    # a spine bone that starts below the pelvis joint (RobotExpressive's Hips, under Body) would turn the
+    # pelvis's rest "up" upside down: it stays unmapped and is carried by the pelvis
+    spine = [b for b in spine if (tree.heads[b] - tree.heads[body.pelvis]) @ body.up > 0.01 * body.height]
     pairs = [pair for pair in (body.legs, body.arms) if pair is not None]
     for pair in pairs:
         taken.update(tree.subtree(pair.a), tree.subtree(pair.b))
