@@ -284,13 +284,16 @@ def test_bone_map_override_buttons_store_and_clear_on_the_armature(scene) -> Non
 
     rig = rigs.resolve_rig("mannequin", scene, 0)
     assert bonemap.bone_map_for(rig).bones["left_wrist"] == "left_wrist"
-    for joint in ("left_wrist", "right_wrist"):  # the animator swaps the hands in the table
+    for joint in ("left_wrist", "right_wrist"):  # the animator edits the hands in the table
         bpy.ops.intermask.bonemap_override(armature=rig.name, joint=joint)
     items = {item.joint: item for item in rig.data.intermask_bone_map}
     assert items["left_wrist"].bone == "left_wrist", "an override starts from the guessed bone"
     items["left_wrist"].bone, items["right_wrist"].bone = "right_wrist", "left_wrist"
+    with pytest.raises(bonemap.BoneMapError, match="left_wrist 'right_wrist' hangs under right_elbow"):
+        bonemap.bone_map_for(rig)  # every map is checked: swapped hands are refused, not baked
+    items["left_wrist"].bone, items["right_wrist"].bone = "left_wrist", "right_wrist"
     mapped = bonemap.bone_map_for(rig)
-    assert mapped.bones["left_wrist"] == "right_wrist" and mapped.overridden == ("left_wrist", "right_wrist")
+    assert mapped.bones["left_wrist"] == "left_wrist" and mapped.overridden == ("left_wrist", "right_wrist")
     for joint in ("left_wrist", "right_wrist"):
         bpy.ops.intermask.bonemap_clear(armature=rig.name, joint=joint)
     assert len(rig.data.intermask_bone_map) == 0 and bonemap.bone_map_for(rig).bones["left_wrist"] == "left_wrist"

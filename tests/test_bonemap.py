@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import bpy
+import numpy as np
 import pytest
 from h4_scenes import DATA, fresh_scene, metarig
+from mathutils import Matrix
 
 from intermask_blender.rigs.bonemap import (
     ESSENTIAL_JOINTS,
@@ -92,12 +94,35 @@ def test_overrides_stored_on_the_armature_win_over_the_preset() -> None:
         set_override(rig, "tail", "spine.005")
 
 
-def test_override_can_rescue_an_unrecognised_rig() -> None:
+def test_structure_maps_a_bone_whose_name_says_nothing() -> None:
     scene = fresh_scene()
     rig = metarig(scene)
     rig.data.bones["thigh.L"].name = "leg_upper_left"
-    with pytest.raises(BoneMapError, match="left_hip"):
+    assert bone_map_for(rig).bones["left_hip"] == "leg_upper_left"
+
+
+def _swing_left_leg_forward(rig: bpy.types.Object, degrees: float) -> None:
+    """Turn the metarig's whole left leg about its hip (edit bones: the rest pose itself changes)."""
+    turn = Matrix.Rotation(np.radians(degrees), 3, "X")
+    with bpy.context.temp_override(active_object=rig, object=rig, selected_objects=[rig]):
+        bpy.context.view_layer.objects.active = rig
+        bpy.ops.object.mode_set(mode="EDIT")
+        bones = rig.data.edit_bones
+        hip = bones["thigh.L"].head.copy()
+        for name in ("thigh.L", "shin.L", "foot.L", "toe.L", "heel.02.L"):
+            bones[name].head = hip + turn @ (bones[name].head - hip)
+            bones[name].tail = hip + turn @ (bones[name].tail - hip)
+        bpy.ops.object.mode_set(mode="OBJECT")
+
+
+def test_override_can_rescue_an_unrecognised_rig() -> None:
+    scene = fresh_scene()
+    rig = metarig(scene)
+    _swing_left_leg_forward(rig, -50.0)  # no longer the right leg's mirror image: structure cannot pair the legs
+    rig.data.bones["thigh.L"].name = "leg_upper_left"
+    with pytest.raises(BoneMapError, match="no bone found for left_hip") as info:
         bone_map_for(rig)
+    assert "leg_upper_left" in str(info.value).split("Candidates:")[1]  # offered for the missing joint
     set_override(rig, "left_hip", "leg_upper_left")
     assert bone_map_for(rig).bones["left_hip"] == "leg_upper_left"
     assert isinstance(rig.data, bpy.types.Armature)

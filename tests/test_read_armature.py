@@ -10,7 +10,7 @@ import pytest
 from h4_scenes import SALSA_A, daz_bvh_rig, fresh_scene, metarig, mixamo_apose_cm_rig, salsa_clip
 
 from intermask_blender.baking.bake import bake_clip, read_clip
-from intermask_blender.rigs.bonemap import bone_map_for
+from intermask_blender.rigs.bonemap import bone_map_for, set_override
 from intermask_blender.rigs.read_armature import placement_of
 from intermask_blender.rigs.retarget import pin_feet
 from intermask_blender.rigs.rig_rest import PLACEMENT_KEY, Placement
@@ -120,8 +120,10 @@ def test_read_errors_name_the_problem() -> None:
     rig = metarig(scene)
     with pytest.raises(ClipError, match="frame range 10..5 is empty"):
         read_clip(rig, scene, 10, 5)
-    rig.data.bones["hand.L"].name = "paw"
-    with pytest.raises(ClipError, match="no bone found for left_wrist"):
+    rig.data.bones["hand.L"].name = "paw"  # names alone no longer decide: the structure maps it
+    assert bone_map_for(rig, reading=True).bones["left_wrist"] == "paw"
+    set_override(rig, "left_wrist", "hand.R")
+    with pytest.raises(ClipError, match="left_wrist 'hand.R' hangs under right_elbow 'forearm.R'"):
         read_clip(rig, scene, 1, 10)
 
 

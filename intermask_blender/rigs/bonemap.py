@@ -4,9 +4,11 @@ Rigs from different tools name the same bones differently (``mixamorig:LeftUpLeg
 ``CC_Base_L_Thigh``, ``lThigh``...). A preset lists those names per joint; names are compared after
 normalisation (namespace, ``DEF-``/``ORG-``/``CC_Base_`` prefixes, case and separators removed), so one
 preset also covers e.g. generated Rigify rigs and ``mixamorig1:`` exports. The preset matching the most
-bones wins; an animator's per-armature overrides (stored ON the armature data, editable in the panel)
-take precedence over it. Joints a rig cannot provide are either optional (the solver bridges them) or
-essential, in which case :class:`BoneMapError` names them.
+bones wins where it maps every essential joint and passes the checks of :mod:`map_checks`; otherwise the
+rig is mapped by its structure (:mod:`structure_map`: topology and rest geometry, names only as hints).
+An animator's per-armature overrides (stored ON the armature data, editable in the panel) take
+precedence over either. The final map is checked against the hierarchy and the rest geometry, and a
+:class:`BoneMapError` says what mapped, what did not or is wrong, and which bones could play the rest.
 """
 
 from __future__ import annotations
@@ -18,9 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import bpy
+import numpy as np
 
 from ..errors import InterMaskError
 from ..seam import skeleton
+from .bone_tree import BoneTree, bone_tree_of
+from .map_checks import candidates as candidate_bones
+from .map_checks import map_problems
+from .structure_map import detached_ends, floor_root, structure_map, twist_bones
 
 J = skeleton.JOINT_INDEX
 
@@ -189,11 +196,11 @@ class BoneMap:
     twist: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def missing_essential(self) -> list[str]:
-        missing = [j for j in ESSENTIAL_JOINTS if j not in self.bones]
+        missing = [j for j in ESSENTIAL_JOINTS if j not in self.bones and j not in self.tail_joints]
         missing += ["/".join(group) for group in ESSENTIAL_ANY if not any(j in self.bones for j in group)]
         return missing
 
-    def require_essential(self) -> "BoneMap":
+    def require_essential(self) -> BoneMap:
         """Raise :class:`BoneMapError` naming every essential joint with no bone."""
         missing = self.missing_essential()
         if missing:
@@ -244,17 +251,24 @@ def match_preset(bone_names: list[str], preset: dict[str, tuple[str, ...]]) -> d
     return result
 
 
+def _ranked(by_key: dict[str, str]) -> list[str]:
+    """Presets best first: a control-rig preset that maps every essential joint exactly, then by the
+    number of exact name matches (ties: the earlier preset)."""
+    exact = {p: _exact(by_key, PRESETS[p]) for p in PRESETS}
+    controls = [p for p in CONTROL_PRESETS if not BoneMap("", exact[p], p).missing_essential()]
+    return controls + sorted((p for p in PRESETS if p not in controls), key=lambda p: -len(exact[p]))
+
+
+def _preset_map(armature_name: str, bone_names: list[str], preset: str) -> BoneMap:
+    bones = match_preset(bone_names, PRESETS[preset])
+    pivot = PELVIS_PIVOTS.get(preset)
+    return BoneMap(armature_name, bones, preset, pelvis_pivot=pivot if pivot in set(bone_names) else None,
+                   settings=dict(SETTINGS.get(preset, {})))
+
+
 def guess_bone_map(armature_name: str, bone_names: list[str]) -> BoneMap:
-    """A control-rig preset that maps every essential joint exactly, else the preset with the most exact
-    name matches (ties: the earlier preset); then close spellings."""
-    by_key = _keyed(bone_names)
-    controls = [p for p in CONTROL_PRESETS if not BoneMap("", _exact(by_key, PRESETS[p]), p).missing_essential()]
-    best = controls[0] if controls else max(PRESETS, key=lambda p: len(_exact(by_key, PRESETS[p])))
-    bones = match_preset(bone_names, PRESETS[best])
-    present = set(bone_names)
-    pivot = PELVIS_PIVOTS.get(best)
-    return BoneMap(armature_name, bones, best, pelvis_pivot=pivot if pivot in present else None,
-                   settings=dict(SETTINGS.get(best, {})))
+    """The best preset's map by names alone (:func:`_ranked`), close spellings included."""
+    return _preset_map(armature_name, bone_names, _ranked(_keyed(bone_names))[0])
 
 
 def overrides_of(armature_data: Any) -> dict[str, str]:
@@ -265,25 +279,113 @@ def overrides_of(armature_data: Any) -> dict[str, str]:
     return {item.joint: item.bone for item in items if item.joint and item.bone}
 
 
+def _annotated(bone_map: BoneMap, tree: BoneTree) -> BoneMap:
+    """``bone_map`` with its detached ends and twist bones, read from the rig for whatever bones it maps."""
+    bone_map.detached = detached_ends(tree, bone_map.bones)
+    bone_map.twist = twist_bones(tree, bone_map.bones, bone_map.tail_joints)
+    return bone_map
+
+
+def _problems(bone_map: BoneMap, tree: BoneTree, constrained: bool = False) -> list[str]:
+    """``constrained``: a control rig's skeleton, whose bones follow its controls by constraints (their
+    parents say nothing); a control preset's map is one too."""
+    return map_problems(tree, bone_map.bones, detached_ends(tree, bone_map.bones), bone_map.tail_joints,
+                        hierarchy=not constrained and bone_map.preset not in CONTROL_PRESETS)
+
+
+def automatic_map(armature_name: str, tree: BoneTree) -> BoneMap:
+    """The best preset's map that maps every essential joint and passes the checks (the UE5 mannequin's
+    names also match the UE4 preset, whose spine3 the arms do not hang from), else the map found by
+    structure, with the best preset's names added for joints the structure left open where they fit."""
+    by_key = _keyed(tree.names)
+    ranked = _ranked(by_key)
+    named = _preset_map(armature_name, tree.names, ranked[0])
+    others = [p for p in ranked[1:] if not BoneMap("", _exact(by_key, PRESETS[p]), p).missing_essential()]
+    for option in [named] + [_preset_map(armature_name, tree.names, p) for p in others]:
+        if not option.missing_essential() and not _problems(option, tree):
+            root = floor_root(tree, option.bones) if option.preset not in CONTROL_PRESETS else None
+            if ROOT not in option.bones and root is not None and root not in option.bones.values():
+                option.bones[ROOT] = root  # e.g. IK feet under a root bone the preset does not name
+            return _annotated(option, tree)
+    found = structure_map(tree)
+    guessed = BoneMap(armature_name, dict(found.bones), "structure", tail_joints=dict(found.tail_joints))
+    if len(guessed.missing_essential()) >= len(named.missing_essential()):  # neither maps: show the closer one
+        return _annotated(named, tree)
+    for joint, bone in named.bones.items():  # names as hints: only where they add a joint without a conflict
+        if joint not in guessed.bones and joint not in guessed.tail_joints and bone not in guessed.bones.values():
+            trial = BoneMap(armature_name, {**guessed.bones, joint: bone}, guessed.preset, tail_joints=guessed.tail_joints)
+            if not _problems(trial, tree):
+                guessed.bones[joint] = bone
+    return _annotated(guessed, tree)
+
+
+_CACHE: dict[tuple[str, bytes, bytes], BoneMap] = {}
+
+
+def automatic_map_of(armature: Any) -> BoneMap:
+    """:func:`automatic_map` of an armature object, remembered per rest pose: the panel redraws often and
+    the structural search takes tens of milliseconds on a big rig."""
+    tree = bone_tree_of(armature)
+    key = ("\0".join(tree.names), tree.parents.tobytes(), np.round(tree.heads, 6).tobytes())
+    if key not in _CACHE:
+        if len(_CACHE) > 16:
+            _CACHE.clear()
+        _CACHE[key] = automatic_map(armature.name, tree)
+    found = _CACHE[key]
+    return BoneMap(armature.name, dict(found.bones), found.preset, (), found.pelvis_pivot, dict(found.settings),
+                   found.detached, dict(found.tail_joints), dict(found.twist))
+
+
+def _checked(bone_map: BoneMap, tree: BoneTree, constrained: bool = False) -> BoneMap:
+    """Raise :class:`BoneMapError` naming what is missing or wrong, what mapped, and candidate bones."""
+    missing, problems = bone_map.missing_essential(), _problems(bone_map, tree, constrained)
+    if not missing and not problems:
+        return bone_map
+    said = []
+    if missing:
+        said.append(f"no bone found for {', '.join(missing)}")
+    said += problems
+    mapped = ", ".join(f"{j}={b}" for j, b in bone_map.bones.items()) or "nothing"
+    tails = "".join(f", {j}=tail of {b}" for j, b in bone_map.tail_joints.items())
+    lines = []
+    for joint in (j for group in missing for j in group.split("/")):
+        names = tuple(n for preset in PRESETS.values() for n in preset.get(joint, ()))
+        found = candidate_bones(tree, bone_map.bones, joint, names)
+        lines.append(f"{joint}: {', '.join(found) if found else 'none'}")
+    hint = f" Candidates: {'; '.join(lines)}." if lines else ""
+    overridden = f" (overridden: {', '.join(bone_map.overridden)})" if bone_map.overridden else ""
+    raise BoneMapError(
+        f"armature '{bone_map.armature}' cannot be retargeted: {'; '.join(said)}. Mapped by {bone_map.preset}"
+        f"{overridden}: {mapped}{tails}.{hint} Set the joints in the bone-map overrides of the armature "
+        "(panel, or --map joint=bone on the command line)."
+    )
+
+
 def bone_map_for(armature: Any, reading: bool = False) -> BoneMap:
-    """The bone map of an armature object: best preset, then the overrides stored on it; checked.
+    """The checked bone map of an armature object: preset or structure, then the overrides stored on it.
 
     ``reading``: the bones that show the pose. A control rig is keyed through its controls, but an
     animator may drive it by IK or anything else, so its pose is read from its own skeleton.
     """
-    names = [b.name for b in armature.data.bones]
-    guessed = guess_bone_map(armature.name, names)
+    tree = bone_tree_of(armature)
+    guessed = automatic_map(armature.name, tree)
     if reading and guessed.preset in SKELETON_OF:
         preset = SKELETON_OF[guessed.preset]
-        return BoneMap(armature.name, match_preset(names, PRESETS[preset]), preset).require_essential()
+        skeleton_map = BoneMap(armature.name, match_preset(tree.names, PRESETS[preset]), preset)
+        return _checked(_annotated(skeleton_map, tree), tree, constrained=True)
     overrides = overrides_of(armature.data)
     unknown = {j: b for j, b in overrides.items() if b not in armature.data.bones or (j not in J and j != ROOT)}
     if unknown:
         raise BoneMapError(f"armature '{armature.name}' has bone-map overrides naming unknown joints or bones: {unknown}")
     bones = {j: b for j, b in guessed.bones.items() if b not in overrides.values()}
     bones.update(overrides)
+    above = {j: skeleton.JOINT_NAMES[skeleton.PARENTS[J[j]]] for j in guessed.tail_joints}
+    tail_joints = {j: b for j, b in guessed.tail_joints.items()  # a wrist at the forearm's tail, while that forearm stays
+                   if j not in bones and bones.get(above[j]) == guessed.bones.get(above[j])}
     pivot = guessed.pelvis_pivot if bones.get("pelvis") == guessed.bones.get("pelvis") else None
-    return BoneMap(armature.name, bones, guessed.preset, tuple(sorted(overrides)), pivot, guessed.settings).require_essential()
+    final = BoneMap(armature.name, bones, guessed.preset, tuple(sorted(overrides)), pivot, guessed.settings,
+                    tail_joints=tail_joints)
+    return _checked(_annotated(final, tree), tree)
 
 
 def set_override(armature: Any, joint: str, bone: str) -> None:

@@ -1,6 +1,6 @@
 """The bone-map table in the sidebar: which bone plays each clip joint, and the animator's overrides.
 
-The guess comes from :mod:`bonemap` presets; an override (stored on the armature data by
+The guess comes from :mod:`bonemap` (a preset, or the rig's structure); an override (stored on the armature data by
 :mod:`bonemap`) replaces the guess for one joint and travels with the .blend file.
 """
 
@@ -38,7 +38,7 @@ class INTERMASK_OT_bonemap_override(bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> set[str]:
         try:
             obj = _armature(self.armature)
-            guess = bonemap.guess_bone_map(obj.name, [b.name for b in obj.data.bones]).bones.get(self.joint)
+            guess = bonemap.automatic_map_of(obj).bones.get(self.joint)
             bonemap.set_override(obj, self.joint, guess or obj.data.bones[0].name)
         except (InterMaskError, IndexError) as exc:
             self.report({"ERROR"}, str(exc) or f"'{self.armature}' has no bones")
@@ -70,11 +70,11 @@ class INTERMASK_OT_bonemap_clear(bpy.types.Operator):
 
 def draw(layout: bpy.types.UILayout, armature: bpy.types.Object) -> None:
     """One row per joint: the override (editable, with a clear button) or the guess (with an edit button)."""
-    guess = bonemap.guess_bone_map(armature.name, [b.name for b in armature.data.bones])
+    guess = bonemap.automatic_map_of(armature)
     overrides = {item.joint: item for item in armature.data.intermask_bone_map}
     layout.label(text=f"Preset: {guess.preset}")
     missing = bonemap.BoneMap(armature.name, {**guess.bones, **{j: i.bone for j, i in overrides.items()}},
-                              guess.preset).missing_essential()
+                              guess.preset, tail_joints=guess.tail_joints).missing_essential()
     if missing:
         layout.label(text=f"Missing: {', '.join(missing)}", icon="ERROR")
     col = layout.column(align=True)
@@ -86,7 +86,8 @@ def draw(layout: bpy.types.UILayout, armature: bpy.types.Object) -> None:
             row.prop_search(item, "bone", armature.data, "bones", text="")
             op = row.operator(INTERMASK_OT_bonemap_clear.bl_idname, text="", icon="X")
         else:
-            row.label(text=guess.bones.get(joint, "—"))
+            tail = guess.tail_joints.get(joint)
+            row.label(text=guess.bones.get(joint) or (f"tail of {tail}" if tail else "—"))
             op = row.operator(INTERMASK_OT_bonemap_override.bl_idname, text="", icon="GREASEPENCIL")
         op.armature, op.joint = armature.name, joint
 
