@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import Self
 
 
 class MountError(RuntimeError):
@@ -24,7 +25,7 @@ class MountError(RuntimeError):
 
 
 def _run(*cmd: str | Path) -> None:
-    done = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
+    done = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise MountError(f"{' '.join(str(c) for c in cmd)} failed: {(done.stderr or done.stdout).strip()}")
 
@@ -53,7 +54,7 @@ def unmount_all(root: Path) -> list[Path]:
     detached lazily rather than left behind (its files stay reachable only to processes still using it)."""
     left = mounted_under(root)
     for path in left:
-        done = subprocess.run(["umount", str(path)], capture_output=True, text=True)
+        done = subprocess.run(["umount", str(path)], capture_output=True, text=True, check=False)
         if done.returncode != 0:
             _run("umount", "--lazy", path)
     still = mounted_under(root)
@@ -120,7 +121,7 @@ class MountSet:
         self.made.clear()
         unmount_all(self.root)
 
-    def __enter__(self) -> MountSet:
+    def __enter__(self) -> Self:
         refuse_if_mounted(self.root)
         return self
 

@@ -41,7 +41,7 @@ def apt_mirror(sources: Path = Path("/etc/apt")) -> str:
         if not path.is_file():
             continue
         text = path.read_text(errors="replace")
-        for uri in re.findall(r"^URIs:\s*(\S+)", text, re.M) + re.findall(r"^deb\s+(?:\[[^]]*\]\s+)?(\S+)", text, re.M):
+        for uri in re.findall(r"^URIs:\s*(\S+)", text, re.MULTILINE) + re.findall(r"^deb\s+(?:\[[^]]*\]\s+)?(\S+)", text, re.MULTILINE):
             if re.search(r"/debian/?$", uri):
                 return uri.rstrip("/")
     return FALLBACK_MIRROR
@@ -53,7 +53,7 @@ def is_ready(root: Path) -> bool:
 
 def _run(cmd: list[str], what: str) -> None:
     print("+", " ".join(cmd), flush=True)
-    if subprocess.run(cmd).returncode != 0:
+    if subprocess.run(cmd, check=False).returncode != 0:
         raise RootError(f"{what} failed (see the output above); is a Debian mirror reachable from this machine?")
 
 
