@@ -56,7 +56,7 @@ class Meter:
         self.longest_callback = 0.0
         self.frame_changes = 0
         self.job_redraws: dict[str, int] = {}  #: viewport redraws per stage while a job runs
-        self._last = time.perf_counter()
+        self._last = self.origin = time.perf_counter()
         self._open: dict[str, float] = {}
         self._handles: list[tuple[Any, Any, str]] = []
 

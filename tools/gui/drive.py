@@ -212,6 +212,9 @@ class Drive:
             "largest_job_gap_ms": {s: round(g.seconds * 1000, 1) for s in STAGES
                                    if (g := self.meter.largest(s, busy=True)) is not None},
             "gap_report": self.meter.report(STAGES),
+            "gaps": [{"stage": g.stage, "busy": g.busy, "at": round(g.began - self.meter.origin, 3),
+                      "ms": round(g.seconds * 1000, 1), "parts_ms": {k: round(v * 1000, 1) for k, v in g.parts.items()}}
+                     for g in self.meter.gaps if g.seconds > 0.05],
         }
         (OUT / "result.json").write_text(json.dumps(result, indent=2, default=str))
 
