@@ -4,6 +4,7 @@ out unmounts, nothing starts over a left mount, and a root is never deleted whil
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
 
-from gui import mounts, rootfs
+from gui import mounts, rootfs, runner
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting needs root (CI and the GUI run are root)")
 
@@ -119,3 +120,17 @@ def test_mirror_is_the_one_apt_already_uses(tmp_path: Path) -> None:
     assert rootfs.apt_mirror(tmp_path) == "https://other.example/debian"
     (tmp_path / "sources.list").write_text("deb https://packages.cloud.google.com/apt cloud-sdk main\n")
     assert rootfs.apt_mirror(tmp_path) == rootfs.FALLBACK_MIRROR
+
+
+@needs_root
+@pytest.mark.skipif(shutil.which("debootstrap") is None, reason="debootstrap is not installed")
+def test_no_mirror_means_a_plain_failure_and_no_half_made_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The GUI run must fail, saying why, when the root cannot be made; it never passes without running."""
+    monkeypatch.setattr(rootfs, "apt_mirror", lambda: "http://127.0.0.1:9/debian")  # nothing listens on port 9
+    root = tmp_path / "gui-root"
+    outcome = runner.run_gui(REPO, Path(sys.executable), root=root)
+    assert len(outcome.problems) == 1
+    assert "no GUI root, so no GUI test" in outcome.problems[0]
+    assert "mirror" in outcome.problems[0]
+    assert not root.exists()
+    assert mounts.mounted_under(tmp_path) == []
