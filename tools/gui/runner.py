@@ -3,7 +3,8 @@ under Xvfb; fail on a traceback, a wrong status line or a process left alive.
 
 The project, the worker's venv and its base Python are bind-mounted read-only at their own paths, so the
 project's ``.venv/bin/python`` runs inside as the worker. Each run gets a fresh folder in the root's /tmp
-(a clean HOME, the zip, the start file, the screenshots); the screenshots are copied to ``out/gui/``.
+(a clean HOME and TMPDIR, the zip, the start file, the screenshots); the screenshots are copied to
+``out/gui/``. A job folder (``intermask_*``) left in that TMPDIR after quit fails the run.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def processes_in(root: Path) -> list[int]:
 
 def _blender(root: Path, home: Path, *args: str, env: dict[str, str] | None = None,
              timeout: int = 120) -> subprocess.CompletedProcess[str]:
-    inner = {"HOME": str(home), **(env or {})}
+    inner = {"HOME": str(home), "TMPDIR": str(home.parent / "tmp"), **(env or {})}
     cmd = chroot_command(root, "timeout", str(timeout), *args, env=inner)
     print("+", " ".join(args), flush=True)
     return subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False)
@@ -93,8 +94,8 @@ def drive_blender(root: Path, run_dir: Path, zip_path: Path, worker: Path, outco
     """Start file, install, then the driven GUI session; returns the drive's result.json."""
     inside = Path("/") / run_dir.relative_to(root)
     home, out = inside / "home", inside / "out"
-    (run_dir / "home").mkdir()
-    (run_dir / "out").mkdir()
+    for folder in ("home", "out", "tmp"):
+        (run_dir / folder).mkdir()
     start = inside / "start.blend"
     made = _blender(root, home, "blender", "-b", "--factory-startup", "--python-expr", START_SCRIPT, "--", str(start))
     _check_output("writing the start file", made, outcome)
@@ -115,6 +116,9 @@ def drive_blender(root: Path, run_dir: Path, zip_path: Path, worker: Path, outco
     if not result_file.is_file():
         outcome.problems.append("the drive script wrote no result.json (Blender did not get through the run)")
         return {}
+    left = sorted(path.name for path in (run_dir / "tmp").glob("intermask_*"))
+    if left:  # Blender disables every add-on before Python's atexit runs, so that is too late a hook
+        outcome.problems.append(f"job folders left in TMPDIR after quit: {', '.join(left)}")
     result: dict[str, Any] = json.loads(result_file.read_text())
     if result.get("failure"):
         outcome.problems.append(f"the drive failed: {str(result['failure']).strip().splitlines()[-1]}")
