@@ -274,3 +274,4 @@ def unregister() -> None:
     atexit.unregister(shutdown)
     atexit.unregister(_discard_session_folders)
     shutdown()
+    _discard_session_folders()
