@@ -24,6 +24,9 @@ INTERVAL = 0.01
 #: Python draw inside the sidebar redraw, a frame change inside an operator) and are shown, not added.
 KINDS = ("addon timer", "add-on operator", "viewport redraw")
 NESTED = ("panel draw (python)", "depsgraph update", "frame change")
+#: Redraws of the outliner, properties and timeline, counted (not timed): a gap where they redraw
+#: together with the viewport was a whole-window redraw, not the 3D view's own.
+OTHER_EDITORS = "other editors redrawn"
 
 
 @dataclass
@@ -42,6 +45,8 @@ class Gap:
     def describe(self) -> str:
         shown = [f"{kind} {seconds * 1000:.0f}" + (f" ({self.counts[kind]}×)" if self.counts.get(kind, 1) > 1 else "")
                  for kind, seconds in self.parts.items() if seconds >= 0.001]
+        if self.counts.get(OTHER_EDITORS):
+            shown.append(f"{OTHER_EDITORS} {self.counts[OTHER_EDITORS]}×")
         return f"{self.seconds * 1000:.0f} ms = " + (", ".join(shown) or "nothing measured")
 
 
@@ -93,6 +98,13 @@ class Meter:
 
         return draw
 
+    def _mark(self, kind: str) -> Callable[..., None]:
+        """A moment, not a span: counted in the gap it falls in."""
+        def marked(*_args: Any) -> None:
+            now = time.perf_counter()
+            self.record(kind, now, now)
+        return marked
+
     def _opener(self, kind: str) -> Callable[..., None]:
         def opened(*_args: Any) -> None:
             self._open[kind] = time.perf_counter()
@@ -116,6 +128,9 @@ class Meter:
         first = space.draw_handler_add(self._opener(kind), (), "WINDOW", "PRE_VIEW")
         last = space.draw_handler_add(self._closer(kind), (), "WINDOW", "POST_PIXEL")
         self._handles += [(space, first, "WINDOW"), (space, last, "WINDOW")]
+        for other in (bpy.types.SpaceOutliner, bpy.types.SpaceProperties, bpy.types.SpaceDopeSheetEditor):
+            handle = other.draw_handler_add(self._mark(OTHER_EDITORS), (), "WINDOW", "POST_PIXEL")
+            self._handles.append((other, handle, "WINDOW"))
         handlers = bpy.app.handlers
         for pre, post, kind in ((handlers.depsgraph_update_pre, handlers.depsgraph_update_post, "depsgraph update"),
                                 (handlers.frame_change_pre, handlers.frame_change_post, "frame change")):
@@ -142,7 +157,7 @@ class Meter:
     def _explain(self, gap: Gap) -> Gap:
         for kind, began, ended in self.spans:
             overlap = min(ended, gap.ended) - max(began, gap.began)
-            if overlap > 0:
+            if overlap > 0 or (began == ended and gap.began <= began <= gap.ended):
                 gap.parts[kind] = gap.parts.get(kind, 0.0) + overlap
                 gap.counts[kind] = gap.counts.get(kind, 0) + 1
         measured = sum(gap.parts.get(kind, 0.0) for kind in KINDS)
@@ -170,7 +185,10 @@ class Meter:
         for gap in slow:
             for kind, seconds in gap.parts.items():
                 totals[kind] = totals.get(kind, 0.0) + seconds
-        made_of = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in sorted(totals.items(), key=lambda kv: -kv[1]))
+        made_of = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in sorted(totals.items(), key=lambda kv: -kv[1])
+                            if v >= 0.001)
+        others = sum(gap.counts.get(OTHER_EDITORS, 0) for gap in slow)
+        made_of += f"; the outliner, properties or timeline redrew {others}× in them"
         lines.append(f"  {len(slow)} gaps over {threshold * 1000:.0f} ms during jobs, together: {made_of or '-'}")
         return lines
 
