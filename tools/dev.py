@@ -2,7 +2,8 @@
 """One-command set-up and the two jobs of README's Quick start.
 
     python3.11 tools/dev.py demo   # make .venv if missing, install everything, generate out/demo.blend
-    python3.11 tools/dev.py test   # make .venv if missing, install everything, type-check and run the tests
+    python3.11 tools/dev.py test   # make .venv if missing, install everything, type-check, run the tests, then gui
+    python3.11 tools/dev.py gui    # the add-on in a real Blender 4.3 GUI under Xvfb (tools/gui; needs root)
 
 Installation is skipped when .venv already holds what pyproject.toml asks for (a stamp of its hash).
 ``test`` also makes one venv per other supported Blender (see ``BLENDER_VENVS``) for
@@ -20,6 +21,8 @@ import sys
 import venv
 from dataclasses import dataclass
 from pathlib import Path
+
+from gui import runner as gui_runner  # tools/gui, beside this file
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
@@ -61,7 +64,7 @@ def pip(*args: str, check: bool = True) -> int:
 
 def install_torch() -> None:
     """Prefer a CPU build of torch: a local wheel if pip can see one, else PyTorch's CPU index, else PyPI."""
-    if subprocess.run([str(PYTHON), "-c", "import torch"], capture_output=True).returncode == 0:
+    if subprocess.run([str(PYTHON), "-c", "import torch"], capture_output=True, check=False).returncode == 0:
         return
     if pip("--no-index", "--no-deps", "torch", check=False) == 0:
         return
@@ -89,7 +92,7 @@ def _python_version(python: Path) -> str | None:
     """``major.minor`` of an interpreter that really runs (pyenv's shims exit with an error instead)."""
     try:
         done = subprocess.run([str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                              capture_output=True, text=True, timeout=30)
+                              capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
@@ -129,7 +132,7 @@ def ensure_blender_venvs() -> None:
 
 def main() -> int:
     job = sys.argv[1] if len(sys.argv) > 1 else ""
-    if job not in ("demo", "test", "setup"):
+    if job not in ("demo", "test", "setup", "gui"):
         print(__doc__)
         return 2
     ensure_environment()
@@ -138,10 +141,14 @@ def main() -> int:
         return 0
     if job == "demo":
         return run(PYTHON, "-m", "intermask_blender.commands.demo", check=False)
+    if job == "gui":
+        return gui_runner.main(ROOT, PYTHON)
     ensure_blender_venvs()
     typed = run(PYTHON, "-m", "mypy", "intermask_blender", check=False)
     tests = run(PYTHON, "-m", "pytest", "tests", *sys.argv[2:], check=False)
-    return typed or tests
+    print("+ the GUI run (tools/dev.py gui)", flush=True)
+    gui = gui_runner.main(ROOT, PYTHON)
+    return typed or tests or gui
 
 
 if __name__ == "__main__":

@@ -363,3 +363,4 @@ def unregister() -> None:
     atexit.unregister(shutdown)
     atexit.unregister(_discard_session_folders)
     shutdown()
+    _discard_session_folders()
