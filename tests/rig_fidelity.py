@@ -13,6 +13,9 @@ length (thigh + shin at rest) over the clip's.
   instead, and are reported apart;
 - pelvis height: the rig's hip midpoint over its floor against the clip's over the clip's floor (where its
   lowest foot joint is, 5th percentile over frames) times the scale (ratio; the hips, not the pelvis bone's head, which rigs put anywhere between them and the belly);
+- head: the angle between the way the rig's head bone's rest "up" (world +Z; every rig here stands upright
+  at rest) points and the way the clip's head rotation points the clip's up (degrees, median), so a head
+  tipped over by its neck's alignment shows;
 - planted feet: while the clip's ankle is in contact and still (:data:`STILL`), how far the rig's ankle is from where it stands at
   rest above the floor (cm).
 """
@@ -30,6 +33,7 @@ import numpy as np
 
 from intermask_blender.baking import bake as bake_module
 from intermask_blender.rigs.bonemap import BoneMap
+from intermask_blender.rigs.retarget import clip_world_rotations
 from vendor_models.motion.clip_file import Clip
 from vendor_models.motion.skeleton import (
     JOINT_INDEX,
@@ -57,6 +61,7 @@ class Fidelity:
     worst_links: dict[str, float]  # "joint>joint" → p95 degrees, the three worst
     pelvis_ratio: np.ndarray  # [F] rig hip height over its floor / the clip's scaled
     planted_cm: np.ndarray  # [N] |planted ankle height - rest ankle height| (cm) over every planted frame
+    head_median: float  # degrees between the rig head's up and the clip head's
     frames: int
 
     def line(self) -> str:
@@ -64,7 +69,7 @@ class Fidelity:
         feet = f"{np.percentile(self.planted_cm, 95):.1f} cm p95, {self.planted_cm.max():.1f} max" if self.planted_cm.size else "none planted"
         worst = ", ".join(f"{k} {v:.0f}°" for k, v in self.worst_links.items())
         return (f"{self.armature:<17} directions {self.direction_median:4.1f}° median {self.direction_p95:5.1f}° p95 "
-                f"(worst {worst}; reaching {self.reaching_median:.0f}° median); pelvis height ×{np.median(r):.3f} ({r.min():.3f}..{r.max():.3f}); planted feet {feet}")
+                f"(worst {worst}; reaching {self.reaching_median:.0f}° median); pelvis height ×{np.median(r):.3f} ({r.min():.3f}..{r.max():.3f}); planted feet {feet}; head {self.head_median:.0f}°")
 
 
 def import_gltf(path: Path, scene: Any) -> Any:
@@ -118,11 +123,15 @@ def _rest_points(obj: Any, bone_map: BoneMap) -> tuple[dict[str, np.ndarray], fl
 
 
 def _evaluated_joints(obj: Any, scene: Any, frames: list[int], bone_map: BoneMap) -> dict[str, np.ndarray]:
-    heads = {j: np.zeros((len(frames), 3)) for j in [*bone_map.bones, *bone_map.tail_joints]}
+    """World joints [F,3] by name, and under "head up" the world direction the head bone turns its rest up to."""
+    heads = {j: np.zeros((len(frames), 3)) for j in [*bone_map.bones, *bone_map.tail_joints, "head up"]}
+    head = obj.data.bones[bone_map.bones["head"]]
+    rest_up = np.array(head.matrix_local.to_3x3().inverted()) @ (np.linalg.inv(np.array(obj.matrix_world)[:3, :3]) @ np.array([0.0, 0.0, 1.0]))
     for i, frame in enumerate(frames):
         scene.frame_set(frame)
         evaluated = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
         world = evaluated.matrix_world
+        heads["head up"][i] = np.array(world.to_3x3()) @ (np.array(evaluated.pose.bones[head.name].matrix.to_3x3()) @ rest_up)
         for joint, bone in bone_map.bones.items():
             heads[joint][i] = np.array(world @ evaluated.pose.bones[bone].head)
         for joint, bone in bone_map.tail_joints.items():
@@ -187,9 +196,12 @@ def measure(obj: Any, scene: Any, clip: Clip, person: int, bone_map: BoneMap, fr
         speed = np.linalg.norm(np.gradient(positions[:, JOINT_INDEX[ankle]], axis=0), axis=-1)
         on = (clip.contacts[:, person, channel] & (speed < STILL))[keys]
         planted.append(np.abs(got[ankle][on, 2] - rest[ankle][2]) * 100.0)
+    clip_up = clip_world_rotations(clip.rotations[keys, person])[:, JOINT_INDEX["head"]] @ model_to_blender(np.array([0.0, 1.0, 0.0]))
+    rig_up = got["head up"] / np.linalg.norm(got["head up"], axis=-1, keepdims=True)
+    head = np.degrees(np.arccos(np.clip(np.sum(rig_up * clip_up, -1), -1.0, 1.0)))
     return Fidelity(obj.name, float(np.median(every)), float(np.percentile(every, 95)),
                     float(np.median(reached_all)) if reached_all.size else float("nan"), worst,
-                    rig_hips / clip_hips, np.concatenate(planted), len(keys))
+                    rig_hips / clip_hips, np.concatenate(planted), float(np.median(head)), len(keys))
 
 
 def bake_and_measure(scene: Any, clip: Clip, armatures: list[Any], maps: dict[str, BoneMap]) -> list[Fidelity]:

@@ -49,6 +49,7 @@ def test_bake_keeps_directions_hip_height_and_planted_feet(rig_kind: str, clip_k
         assert np.all(np.abs(fidelity.pelvis_ratio - 1.0) < 0.15), fidelity.line()
         if fidelity.planted_cm.size:
             assert np.percentile(fidelity.planted_cm, 95) < 3.0, fidelity.line()
+        assert fidelity.head_median < 20.0, fidelity.line()  # upright where the clip's head is
 
 
 def test_robot_stands_on_its_own_floor_with_its_feet_at_its_ankles() -> None:
@@ -74,3 +75,36 @@ def test_robot_stands_on_its_own_floor_with_its_feet_at_its_ankles() -> None:
         assert gap == pytest.approx(rest_gap, rel=1e-3)  # the foot travels with the shin
         along = (shin.matrix.to_3x3() @ (bones["LowerLegL"].matrix_local.to_3x3().inverted() @ (bones["FootL"].head_local - bones["LowerLegL"].head_local)))
         assert (foot.head - shin.head - along).length < 1e-3 * rest_gap
+
+
+def test_twist_bones_turn_with_their_segment() -> None:
+    """A forearm twist bone that hangs off the upper arm (not the forearm) is carried by the forearm: it
+    turns as the forearm does from rest, and its head stays at the elbow."""
+    import bpy
+
+    from intermask_blender.baking.bake import bake_clip
+
+    clip = _clip("salsa").person(0)
+    scene = fresh_scene()
+    rig = mixamo_apose_cm_rig(scene, _clip("salsa"), 0, "Twisty")
+    bpy.context.view_layer.objects.active = rig
+    bpy.ops.object.mode_set(mode="EDIT")
+    edit = rig.data.edit_bones
+    forearm = edit["mixamorig:LeftForeArm"]
+    twist = edit.new("mixamorig:LeftForeArmTwist")
+    twist.head, twist.tail, twist.roll = forearm.head, (forearm.head + forearm.tail) / 2, forearm.roll + 0.7
+    twist.parent = edit["mixamorig:LeftArm"]
+    bpy.ops.object.mode_set(mode="OBJECT")
+    base = bone_map_for(rig)
+    bone_map = BoneMap(rig.name, base.bones, base.preset, twist={"left_elbow": ("mixamorig:LeftForeArmTwist",)})
+    with rf.bone_maps({rig.name: bone_map}):
+        bake_clip(scene, clip, [rig], name="twist")
+    bones = rig.data.bones
+    for frame in (1, 90, 200):
+        scene.frame_set(frame)
+        pose = rig.evaluated_get(bpy.context.evaluated_depsgraph_get()).pose.bones
+        turns = [np.array(pose[n].matrix.to_3x3()) @ np.array(bones[n].matrix_local.to_3x3()).T
+                 for n in ("mixamorig:LeftForeArm", "mixamorig:LeftForeArmTwist")]
+        np.testing.assert_allclose(turns[1], turns[0], atol=1e-4)
+        np.testing.assert_allclose(np.array(pose["mixamorig:LeftForeArmTwist"].head), np.array(pose["mixamorig:LeftForeArm"].head), atol=1e-3)
+    assert not np.allclose(turns[0], np.eye(3), atol=0.1), "the forearm must have turned for this to show anything"

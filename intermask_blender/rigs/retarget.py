@@ -124,9 +124,9 @@ class Retargeter:
         every other head was placed rigidly on its parent, so its location is zero.
         """
         rig = self.rig
-        world_inv = np.linalg.inv(rig.world)
+        to_arm = rig.world[:3, :3].T / rig.object_scale**2  # the inverse of a uniformly scaled rotation
         rot_arm = rig.object_rotation.T @ orient
-        head_arm = heads @ world_inv[:3, :3].T + world_inv[:3, 3]
+        head_arm = (heads - rig.world[:3, 3]) @ to_arm.T
         rest_rot, rest_head = rig.rest[:, :3, :3], rig.rest[:, :3, 3]
         top = rig.parents < 0
         parent = np.where(top, 0, rig.parents)
@@ -149,20 +149,26 @@ class Retargeter:
         return quats, basis_loc
 
 
-def feet_on_the_floor(free: SolvedPose, contacts_: np.ndarray, fps: float, retargeter: Retargeter) -> dict[int, two_bone.Reach]:
+def feet_on_the_floor(contacts_: np.ndarray, fps: float, retargeter: Retargeter) -> dict[int, two_bone.Reach]:
     """Each planted ankle reaches for the height it stands at on the rig's floor, and for where the rig's own
-    free leg has it on average over the contact (the clip's foot pin, on the rig's proportions), easing in
-    and out; a leg that cannot reach stretches towards it. A contact the free foot slides through (its pin
-    more than :data:`SLIDE_LIMIT` leg lengths away) keeps the foot on the floor but lets it slide."""
-    pinned = pin_feet(free.joints, contacts_, fps)
+    leg, following the clip's directions, has it on average over the contact (the clip's foot pin, on the
+    rig's proportions), easing in and out; a leg that cannot reach stretches towards it. A contact the
+    foot slides through (its pin more than :data:`SLIDE_LIMIT` leg lengths away) keeps the foot on the
+    floor but lets it slide."""
     legs = retargeter.rig.leg_length()
     out = {}
     for channel, ankle in FEET:
-        slide = np.linalg.norm((pinned[:, ankle] - free.joints[:, ankle])[:, :2], axis=-1) / legs
-        held = np.clip(2.0 - slide / SLIDE_LIMIT, 0.0, 1.0)[:, None]
-        target = free.joints[:, ankle] + held * (pinned[:, ankle] - free.joints[:, ankle])
-        target[:, 2] = retargeter.solver.rest_joints[retargeter.mapped[ankle], 2]
-        out[ankle] = two_bone.Reach(target, contacts.contact_weights(contacts_[:, channel], fps), False)
+        flags = contacts_[:, channel]
+        floor = retargeter.solver.rest_joints[retargeter.mapped[ankle], 2]
+
+        def hold(free: np.ndarray, flags: np.ndarray = flags, floor: float = floor) -> np.ndarray:
+            pinned = contacts.hold_still(free, flags, fps)
+            slide = np.linalg.norm((pinned - free)[:, :2], axis=-1) / legs
+            target = free + np.clip(2.0 - slide / SLIDE_LIMIT, 0.0, 1.0)[:, None] * (pinned - free)
+            target[:, 2] = floor
+            return target
+
+        out[ankle] = two_bone.Reach(None, contacts.contact_weights(flags, fps), False, hold=hold)
     return out
 
 
@@ -175,8 +181,7 @@ def retarget_people(clip: clipmod.Clip, rigs: list[RigRest], placements: list[Pl
     goals = [placements[p].to_world(clip.positions[:, p]) for p in people]
     turns = [clip_world_rotations(clip.rotations[:, p]) for p in people]
     solvers = [Retargeter(rig) for rig in rigs]
-    free = [solvers[p].solve(goals[p], turns[p]) for p in people]
-    feet = [feet_on_the_floor(free[p], clip.contacts[:, p], fps, solvers[p]) for p in people]
+    feet = [feet_on_the_floor(clip.contacts[:, p], fps, solvers[p]) for p in people]
     poses = [solvers[p].solve(goals[p], turns[p], feet[p]) for p in people]
     if clip.num_people != 2:
         return poses

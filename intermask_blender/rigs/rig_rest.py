@@ -103,14 +103,6 @@ class RigRest:
         """World z of the rest ankles: where a standing foot's ankle is on this rig."""
         return float((self.head("left_ankle")[2] + self.head("right_ankle")[2]) / 2.0)
 
-    def floor(self) -> float:
-        """World z of the rig's floor: the lowest point of its feet at rest (ankle and toe bones, heads and
-        tails, with every parent object's transform), wherever the armature's origin is."""
-        bones = [self.joints[j] for j in ("left_ankle", "right_ankle", "left_foot", "right_foot") if j in self.joints]
-        points = [self.rest[bones, :3, 3], self.tails[bones]] + [self.tails[[self.tail_joints[j]]] for j in
-                                                                  ("left_ankle", "right_ankle") if j in self.tail_joints]
-        return float(self.to_world(np.concatenate(points))[:, 2].min())
-
 
 def copied_bone(armature: Any, pose_bone: Any) -> str | None:
     """The bone whose world transform ``pose_bone`` copies outright, if a constraint makes it do so.
@@ -238,8 +230,9 @@ def standing_ankle_height(positions: np.ndarray, contacts: np.ndarray) -> float:
 def place(positions: np.ndarray, contacts: np.ndarray, rig: RigRest, anchor_xy: np.ndarray) -> Placement:
     """Scale the clip by leg length and stand it on the rig's floor, its origin at ``anchor_xy``.
 
-    The floor is where the rig's rest ankles are when the clip's ankles are planted, so feet neither
-    float nor sink whatever the rig's foot height.
+    The floor is measured from the rig's feet, not its origin: a planted clip ankle lands where the rig's
+    rest ankle is (world space, with every parent object's transform), so feet neither float nor sink
+    whatever the rig's foot height or wherever its bones lie relative to the armature's origin.
     """
     clip_legs = clip_leg_length(positions)
     if not clip_legs > 1e-6:

@@ -51,19 +51,26 @@ def ease_window(count: int, start: int, end: int, fps: float) -> tuple[slice, np
     return window, np.clip(1.0 - outside / (ramp + 1.0), 0.0, 1.0)[:, None]
 
 
+def hold_still(track: np.ndarray, flags: np.ndarray, fps: float) -> np.ndarray:
+    """A joint's positions [T,3] held at their mean over each run of set ``flags`` [T], easing in and out
+    (:func:`ease_window`); a run where the joint already stands still (to :data:`STILL_TOLERANCE`, e.g. a
+    rigidly fitted clip whose feet the fit held) is left as it is, so holding twice changes nothing."""
+    out = track.copy()
+    for start, end in contact_spans(flags):
+        held = track[start:end].mean(axis=0)
+        if np.abs(track[start:end] - held).max() <= STILL_TOLERANCE:
+            continue
+        window, weight = ease_window(len(track), start, end, fps)
+        out[window] += weight * (held - out[window])
+    return out
+
+
 def pin_feet(goals: np.ndarray, contacts: np.ndarray, fps: float) -> np.ndarray:
-    """Hold each planted ankle/toe of goals [T,22,3] at its mean position over the contact, easing in and
-    out (:func:`ease_window`); the foot pin of the retarget. A contact whose joint is already still (to
-    :data:`STILL_TOLERANCE`, e.g. a rigidly fitted clip whose feet the fit held) is left as it is, so
-    pinning twice changes nothing."""
+    """Hold each planted ankle/toe of goals [T,22,3] at its mean position over the contact
+    (:func:`hold_still`), the foot pin of the retarget."""
     out = goals.copy()
     for channel, joint in enumerate(CONTACT_JOINTS):
-        for start, end in contact_spans(contacts[:, channel]):
-            held = goals[start:end, joint].mean(axis=0)
-            if np.abs(goals[start:end, joint] - held).max() <= STILL_TOLERANCE:
-                continue
-            window, weight = ease_window(len(goals), start, end, fps)
-            out[window, joint] += weight * (held - out[window, joint])
+        out[:, joint] = hold_still(goals[:, joint], contacts[:, channel], fps)
     return out
 
 

@@ -41,6 +41,9 @@ LIMBS = tuple(
     for a, b, c in (("hip", "knee", "ankle"), ("shoulder", "elbow", "wrist"))
 )
 KNEES = (J["left_knee"], J["right_knee"])
+#: Leaves whose rest orientation is the body's, not their parent bone's: the clip's rest direction from the
+#: neck to the head is forward (HumanML3D's convention), while its head rotation is upright at rest.
+FACING_LEAVES = (J["head"],)
 #: Model axes → Blender axes (Blender's world); the identity is model space itself.
 BLENDER_AXES = skeleton.model_to_blender_matrix()
 MODEL_AXES = np.eye(3)
@@ -192,17 +195,20 @@ class PoseSolver:
         # a rig of other proportions stands on its hips: their midpoint, in the pelvis bone's frame
         self.hip_centre = self.rest_orient[pelvis].T @ ((hips[0] + hips[1]) / 2.0 - self.rest_heads[pelvis])
         self.hip_width = float(np.linalg.norm(hips[0] - hips[1]))
-        # the skeleton's rest facing → the clip's (left = +X, up = model +Y, in the solver's axes)
-        facing = (rest_frame @ frame(axes[:, 0], axes[:, 1]).T).T  # a transposed view, as rest_frame.T is
+        # the skeleton's rest facing → the clip's (left = +X, up = model +Y, in the solver's axes); up from the
+        # hips to the top of the spine, as a pelvis bone's head may sit anywhere around the hips
+        top = next(J[j] for j in ("head", "neck", "spine3", "spine2", "spine1") if J[j] in self.mapped)
+        body = frame(hips[0] - hips[1], heads[self.mapped[top]] - (hips[0] + hips[1]) / 2.0)
+        facing = (body @ frame(axes[:, 0], axes[:, 1]).T).T  # a transposed view, as body.T is
         self.align: dict[int, np.ndarray] = {}
         self.aim: dict[int, tuple[int, np.ndarray]] = {}  # joint → (goal joint, rest direction to it)
         for j in sorted(self.mapped):  # parents have lower indices, so a leaf finds its parent's alignment
             if j == PELVIS:
                 continue
             target = self._aim_target(j)
-            if target is None:
+            if target is None:  # a leaf turns as its parent's bone does, but the head as the body faces
                 parent = self._mapped_parent(j)
-                self.align[j] = self.align.get(parent, facing)
+                self.align[j] = facing if j in FACING_LEAVES else self.align.get(parent, facing)
                 continue
             goal, first_link = target
             u = unit(heads[self.mapped[goal]] - heads[self.mapped[j]])

@@ -9,6 +9,7 @@ than the clip's does, and, for arms, where the target lies beyond the outstretch
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,12 +33,14 @@ def bend(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Reach:
-    """What one limb reaches for: ``target`` [T,3] with ``weight`` [T] (0 = follow the clip's directions)."""
+    """What one limb reaches for: ``target`` [T,3] with ``weight`` [T] (0 = follow the clip's directions), or
+    a target ``hold`` makes of where the limb's end goes when it follows the clip's directions [T,3]."""
 
-    target: np.ndarray
+    target: np.ndarray | None
     weight: np.ndarray
     fade_when_stretched: bool = True  # arms give up beyond their reach; a planted leg stretches towards it
     never_fold: bool = True  # give up where reaching would fold the limb (off for a rigid fit of the clip itself)
+    hold: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 def reach(base: np.ndarray, upper: np.ndarray, lower: np.ndarray, lengths: tuple[float, float], goal: Reach,
@@ -51,7 +54,9 @@ def reach(base: np.ndarray, upper: np.ndarray, lower: np.ndarray, lengths: tuple
     l1, l2 = lengths
     free_mid = base + l1 * upper
     free_end = free_mid + l2 * lower
-    to_target = goal.target - base
+    target = goal.hold(free_end) if goal.hold is not None else goal.target
+    assert target is not None, "a Reach needs a target or a hold"
+    to_target = target - base
     dist = np.sqrt(np.einsum("...i,...i->...", to_target, to_target))
     reachable = np.clip(dist, abs(l1 - l2) + 1e-6, l1 + l2 - 1e-6)
     e = to_target / np.maximum(dist, 1e-12)[:, None]
@@ -66,4 +71,4 @@ def reach(base: np.ndarray, upper: np.ndarray, lower: np.ndarray, lengths: tuple
     if goal.fade_when_stretched:
         weight = weight * np.clip(1.0 - (dist / (l1 + l2) - 1.0) / STRETCH_FADE, 0.0, 1.0)
     w = weight[:, None]
-    return free_mid + w * (mid - free_mid), free_end + w * (goal.target - free_end)
+    return free_mid + w * (mid - free_mid), free_end + w * (target - free_end)
