@@ -13,6 +13,9 @@ length (thigh + shin at rest) over the clip's.
   instead, and are reported apart;
 - pelvis height: the rig's hip midpoint over its floor against the clip's over the clip's floor (where its
   lowest foot joint is, 5th percentile over frames) times the scale (ratio; the hips, not the pelvis bone's head, which rigs put anywhere between them and the belly);
+- hands on the partner (pairs): while the clip's wrist touches the partner (``contacts.hand_contacts``), how
+  far the rig's wrist is from the partner rig's nearest bone, minus how far the clip's is from the partner's,
+  scaled (cm, median; a hand that cannot reach without folding its arm falls back to the clip's directions);
 - head: the angle between the way the rig's head bone's rest "up" (world +Z; every rig here stands upright
   at rest) points and the way the clip's head rotation points the clip's up (degrees, median), so a head
   tipped over by its neck's alignment shows;
@@ -63,13 +66,14 @@ class Fidelity:
     planted_cm: np.ndarray  # [N] |planted ankle height - rest ankle height| (cm) over every planted frame
     head_median: float  # degrees between the rig head's up and the clip head's
     frames: int
+    hand_gap_cm: float = float("nan")  # median |rig wrist-to-partner distance - the clip's, scaled| while touching
 
     def line(self) -> str:
         r = self.pelvis_ratio
         feet = f"{np.percentile(self.planted_cm, 95):.1f} cm p95, {self.planted_cm.max():.1f} max" if self.planted_cm.size else "none planted"
         worst = ", ".join(f"{k} {v:.0f}°" for k, v in self.worst_links.items())
         return (f"{self.armature:<17} directions {self.direction_median:4.1f}° median {self.direction_p95:5.1f}° p95 "
-                f"(worst {worst}; reaching {self.reaching_median:.0f}° median); pelvis height ×{np.median(r):.3f} ({r.min():.3f}..{r.max():.3f}); planted feet {feet}; head {self.head_median:.0f}°")
+                f"(worst {worst}; reaching {self.reaching_median:.0f}° median); pelvis height ×{np.median(r):.3f} ({r.min():.3f}..{r.max():.3f}); planted feet {feet}; head {self.head_median:.0f}°; hands on the partner {self.hand_gap_cm:.1f} cm off")
 
 
 def import_gltf(path: Path, scene: Any) -> Any:
@@ -204,11 +208,47 @@ def measure(obj: Any, scene: Any, clip: Clip, person: int, bone_map: BoneMap, fr
                     rig_hips / clip_hips, np.concatenate(planted), float(np.median(head)), len(keys))
 
 
+def _distance_to_bones(points: np.ndarray, body: dict[str, np.ndarray], links: list[tuple[str, str]]) -> np.ndarray:
+    """Distance [F] from points [F,3] to the nearest of the bones (joint pairs) of a posed body."""
+    best = np.full(len(points), np.inf)
+    for a, b in links:
+        span = body[b] - body[a]
+        along = np.clip(np.sum((points - body[a]) * span, -1) / np.maximum(np.sum(span * span, -1), 1e-12), 0.0, 1.0)
+        best = np.minimum(best, np.linalg.norm(points - body[a] - along[:, None] * span, axis=-1))
+    return best
+
+
+def _hand_gap(clip: Clip, scene: Any, armatures: list[Any], maps: dict[str, BoneMap], frame_start: int, step: int = 2) -> list[float]:
+    """Per person, the median hand gap (cm) over the frames its wrists touch the partner in the clip."""
+    from vendor_models.motion.contacts import hand_contacts
+
+    keys = np.arange(0, clip.num_frames, step)
+    bodies = [_evaluated_joints(obj, scene, (frame_start + keys).tolist(), maps[obj.name]) for obj in armatures]
+    rests = [_rest_points(obj, maps[obj.name])[0] for obj in armatures]
+    model = clip.positions.astype(np.float64)
+    gaps = []
+    for p in (0, 1):
+        scale = float(_leg_length(rests[p])) / float(np.median(_leg_length({j: model[:, p, JOINT_INDEX[j]] for j in (
+            "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle")})))
+        found = []
+        for side, touch in zip(("left", "right"), hand_contacts(model[:, p], model[:, 1 - p], (JOINT_INDEX["left_wrist"], JOINT_INDEX["right_wrist"]))):
+            on = touch.touching[keys]
+            rig = _distance_to_bones(bodies[p][f"{side}_wrist"], bodies[1 - p], _links(maps[armatures[1 - p].name]))
+            found.append(np.abs(rig - scale * np.linalg.norm(touch.offset[keys], axis=-1))[on] * 100.0)
+        every = np.concatenate(found)
+        gaps.append(float(np.median(every)) if every.size else float("nan"))
+    return gaps
+
+
 def bake_and_measure(scene: Any, clip: Clip, armatures: list[Any], maps: dict[str, BoneMap]) -> list[Fidelity]:
     """Bake ``clip`` (one person per armature) with ``maps`` and measure every armature."""
     with bone_maps(maps):
         report = bake_module.bake_clip(scene, clip, armatures, name="fidelity")
-    return [measure(obj, scene, clip, p, maps[obj.name], report.frame_start) for p, obj in enumerate(armatures)]
+    out = [measure(obj, scene, clip, p, maps[obj.name], report.frame_start) for p, obj in enumerate(armatures)]
+    if len(armatures) == 2:
+        for fidelity, gap in zip(out, _hand_gap(clip, scene, armatures, maps, report.frame_start)):
+            fidelity.hand_gap_cm = gap
+    return out
 
 
 def robot_map(armature: Any) -> BoneMap:
