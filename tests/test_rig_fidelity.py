@@ -108,3 +108,22 @@ def test_twist_bones_turn_with_their_segment() -> None:
         np.testing.assert_allclose(turns[1], turns[0], atol=1e-4)
         np.testing.assert_allclose(np.array(pose["mixamorig:LeftForeArmTwist"].head), np.array(pose["mixamorig:LeftForeArm"].head), atol=1e-3)
     assert not np.allclose(turns[0], np.eye(3), atol=0.1), "the forearm must have turned for this to show anything"
+
+
+def test_a_rig_without_hand_bones_reads_back_with_its_wrists_at_the_forearms_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reaction mode reads a partner back: CesiumMan's wrists are its forearms' tails, and what is read is
+    what was baked (the clip's hips and directions)."""
+    from intermask_blender.rigs import read_armature
+    from vendor_models.motion.skeleton import JOINT_INDEX
+
+    clip = _clip("salsa")
+    scene = fresh_scene()
+    rigs, maps = rf.real_pair(scene, rf.CESIUM_MAN, rf.cesium_man_map)
+    rf.bake_and_measure(scene, clip, rigs, maps)
+    monkeypatch.setattr(read_armature, "bone_map_for", lambda obj, reading=False: maps[obj.name])
+    back = read_armature.read_clip(rigs[0], scene, 1, 120)
+    for joint, child in (("left_elbow", "left_wrist"), ("right_shoulder", "right_elbow"), ("left_knee", "left_ankle")):
+        a, b = JOINT_INDEX[joint], JOINT_INDEX[child]
+        got, want = back.positions[:, 0, b] - back.positions[:, 0, a], clip.positions[:120, 0, b] - clip.positions[:120, 0, a]
+        cos = np.sum(got * want, -1) / np.linalg.norm(got, axis=-1) / np.linalg.norm(want, axis=-1)
+        assert np.median(np.degrees(np.arccos(np.clip(cos, -1, 1)))) < 2.0, joint

@@ -89,7 +89,7 @@ def read_clip(armature: Any, scene: Any, frame_start: int, frame_end: int) -> cl
     solver = Retargeter(rig_rest(armature, bone_map_for(armature, reading=True)))
     current = scene.frame_current
     try:
-        heads, tails, orient = _evaluated_frames(armature, scene, range(frame_start, frame_end + 1), solver.rig.bone_names)
+        heads, tails, orient = solver.with_tail_joints(*_evaluated_frames(armature, scene, range(frame_start, frame_end + 1), solver.rig.bone_names))
     finally:
         scene.frame_set(current)
     positions = np.zeros((heads.shape[0], skeleton.NUM_JOINTS, 3))

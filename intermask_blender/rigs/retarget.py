@@ -103,6 +103,13 @@ class Retargeter:
         quats, locs = self._to_pose_space(orient, heads, moves)
         return SolvedPose(rig.bone_names, quats, locs, moves, keyed, heads, joints)
 
+    def with_tail_joints(self, heads: np.ndarray, tails: np.ndarray, orient: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Posed heads, tails [T,B,3] and rotations [T,B,3,3] of the rig's bones, extended by the solver's
+        bones at tails (a joint at a bone's tail sits there and turns with that bone)."""
+        ends = list(self.rig.tail_joints.values())
+        return (np.concatenate([heads, tails[:, ends]], axis=1), np.concatenate([tails, tails[:, ends]], axis=1),
+                np.concatenate([orient, orient[:, ends]], axis=1))
+
     def clip_rotations(self, orient: np.ndarray) -> np.ndarray:
         """Clip world rotations [T,22,3,3] (Blender axes) that would pose the mapped bones as ``orient``."""
         return self.solver.clip_rotations(orient)
