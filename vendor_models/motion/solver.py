@@ -195,10 +195,12 @@ class PoseSolver:
         # a rig of other proportions stands on its hips: their midpoint, in the pelvis bone's frame
         self.hip_centre = self.rest_orient[pelvis].T @ ((hips[0] + hips[1]) / 2.0 - self.rest_heads[pelvis])
         self.hip_width = float(np.linalg.norm(hips[0] - hips[1]))
-        # the skeleton's rest facing → the clip's (left = +X, up = model +Y, in the solver's axes); up from the
-        # hips to the top of the spine, as a pelvis bone's head may sit anywhere around the hips
-        top = next(J[j] for j in ("head", "neck", "spine3", "spine2", "spine1") if J[j] in self.mapped)
-        body = frame(hips[0] - hips[1], heads[self.mapped[top]] - (hips[0] + hips[1]) / 2.0)
+        # the skeleton's rest facing → the clip's (left = +X, up = model +Y, in the solver's axes); a rig's up
+        # from its hips to the top of its spine, as its pelvis bone's head may sit anywhere around the hips
+        body = rest_frame
+        if follow == "directions":
+            top = next(J[j] for j in ("head", "neck", "spine3", "spine2", "spine1") if J[j] in self.mapped)
+            body = frame(hips[0] - hips[1], heads[self.mapped[top]] - (hips[0] + hips[1]) / 2.0)
         facing = (body @ frame(axes[:, 0], axes[:, 1]).T).T  # a transposed view, as body.T is
         self.align: dict[int, np.ndarray] = {}
         self.aim: dict[int, tuple[int, np.ndarray]] = {}  # joint → (goal joint, rest direction to it)
