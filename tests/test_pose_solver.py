@@ -8,7 +8,12 @@ from h4_scenes import clip_rest_joints, salsa_clip
 
 from vendor_models.motion import two_bone
 from vendor_models.motion.skeleton import JOINT_INDEX, PARENTS, model_to_blender
-from vendor_models.motion.solver import BLENDER_AXES, PoseSolver, Skeleton, world_rotations
+from vendor_models.motion.solver import (
+    BLENDER_AXES,
+    PoseSolver,
+    Skeleton,
+    world_rotations,
+)
 
 J = JOINT_INDEX
 
