@@ -15,6 +15,7 @@ try:  # the built extension: vendor_models is bundled inside the add-on package
         rotations,
         skeleton,
         solver,
+        two_bone,
         worker_launch,
     )
 except ModuleNotFoundError as exc:  # a source checkout or an installed project
@@ -30,10 +31,11 @@ except ModuleNotFoundError as exc:  # a source checkout or an installed project
         rotations,
         skeleton,
         solver,
+        two_bone,
         worker_launch,
     )
 
 __all__ = [
     "canonical", "clip_file", "contacts", "model_store", "protocol", "resampling", "rotations", "skeleton",
-    "solver", "worker_launch",
+    "solver", "two_bone", "worker_launch",
 ]

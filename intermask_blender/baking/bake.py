@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import InterMaskError
 from ..rigs.bonemap import BoneMapError, bone_map_for
 from ..rigs.read_armature import placement_of, read_clip
-from ..rigs.retarget import SolvedPose, retarget
+from ..rigs.retarget import SolvedPose, retarget_people
 from ..rigs.rig_rest import place, rig_rest
 from ..seam import clip_file as clipmod
 from ..seam import resampling
@@ -150,15 +150,17 @@ def bake_clip(
             raise BakeError(f"anchor: {exc}") from exc
     frames = start + np.arange(timed.num_frames)
     report = BakeReport([], [], timed.num_frames, start, fps, 0.0)
+    maps, rigs, placements = [], [], []
     for person, obj in enumerate(armatures):
         try:
-            bone_map = bone_map_for(obj)
-            rig = rig_rest(obj, bone_map)
+            maps.append(bone_map_for(obj))
+            rigs.append(rig_rest(obj, maps[-1]))
         except BoneMapError as exc:
             raise BakeError(str(exc)) from exc
         one = timed.person(person)
-        placement = place(one.positions[:, 0], one.contacts[:, 0], rig, anchor_xy)
-        pose = retarget(one, rig, placement)
+        placements.append(place(one.positions[:, 0], one.contacts[:, 0], rigs[-1], anchor_xy))
+    poses = retarget_people(timed, rigs, placements)  # together: a hand on the partner lands on the partner's rig
+    for obj, bone_map, rig, placement, pose in zip(armatures, maps, rigs, placements, poses):
         channels = pose_channels(pose, rig.rotation_modes, reduce_error, rig.object_scale)
         channels += setting_channels(obj, bone_map.settings, timed.num_frames)
         action_name = name if len(armatures) == 1 else f"{name} - {obj.name}"

@@ -155,8 +155,8 @@ class ArmatureReading:
 
     def clip(self) -> clipmod.Clip:
         """The clip of the frames read (all of them, once :meth:`sample` returned True)."""
-        heads, tails, orient = self.sampler.heads.copy(), self.sampler.tails, self.sampler.orient
         solver = self.solver
+        heads, tails, orient = solver.with_tail_joints(self.sampler.heads.copy(), self.sampler.tails, self.sampler.orient)
         positions = np.zeros((heads.shape[0], skeleton.NUM_JOINTS, 3))
         bone_tails: dict[int, np.ndarray] = {}
         pelvis = solver.mapped[J["pelvis"]]

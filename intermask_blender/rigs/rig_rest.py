@@ -58,6 +58,9 @@ class RigRest:
     follows: np.ndarray  # [B] bone whose world transform this one copies (a constraint), else -1
     constrained: np.ndarray  # [B] bool: the bone has constraints
     pelvis_offset: np.ndarray  # [3] the pelvis joint in the pelvis bone's rest frame (armature units)
+    tails: np.ndarray  # [B, 3] rest tails (armature space)
+    tail_joints: dict[str, int]  # joint the rig has no bone for → the bone whose tail it is
+    carriers: np.ndarray  # [B] bone that carries this one instead of its parent (detached ends, twist bones), else -1
 
     @property
     def object_rotation(self) -> np.ndarray:
@@ -75,7 +78,13 @@ class RigRest:
         heads = self.rest[:, :3, 3] @ self.world[:3, :3].T + self.world[:3, 3]
         return orient, heads
 
+    def to_world(self, points: np.ndarray) -> np.ndarray:
+        return points @ self.world[:3, :3].T + self.world[:3, 3]
+
     def head(self, joint: str) -> np.ndarray:
+        """World rest position of a joint: its bone's head, or the tail of the bone it ends."""
+        if joint in self.tail_joints:
+            return self.to_world(self.tails[self.tail_joints[joint]])
         return self.rest_world()[1][self.joints[joint]]
 
     def pelvis_pivot(self, orient: np.ndarray) -> np.ndarray:
@@ -84,10 +93,9 @@ class RigRest:
 
     def leg_length(self) -> float:
         """Mean thigh + shin length in world units (what the clip is scaled to)."""
-        _, heads = self.rest_world()
         total = 0.0
         for side in ("left", "right"):
-            hip, knee, ankle = (heads[self.joints[f"{side}_{n}"]] for n in ("hip", "knee", "ankle"))
+            hip, knee, ankle = (self.head(f"{side}_{n}") for n in ("hip", "knee", "ankle"))
             total += float(np.linalg.norm(knee - hip) + np.linalg.norm(ankle - knee))
         return total / 2.0
 
@@ -124,7 +132,8 @@ def rig_rest(armature: Any, bone_map: BoneMap) -> RigRest:
     """
     bones = armature.data.bones
     wanted: dict[str, str | None] = {}  # bone → the bone it copies
-    todo = list(bone_map.bones.values())
+    twists = {bone: joint for joint, names in bone_map.twist.items() for bone in names}
+    todo = [*bone_map.bones.values(), *bone_map.tail_joints.values(), *twists]
     while todo:
         bone = bones[todo.pop()]
         while bone is not None and bone.name not in wanted:
@@ -151,6 +160,14 @@ def rig_rest(armature: Any, bone_map: BoneMap) -> RigRest:
         pelvis_offset = rest[pelvis, :3, :3].T @ (np.array(bones[bone_map.pelvis_pivot].head_local) - rest[pelvis, :3, 3])
     world = np.array(armature.matrix_world, dtype=np.float64)
     _check_uniform_scale(armature, world)
+    carriers = np.full(len(order), -1, dtype=np.int64)
+    for bone, joint in twists.items():  # a twist bone turns with its segment
+        carriers[index[bone]] = index[bone_map.bones[joint]]
+    for joint in bone_map.detached:  # an IK-style end hangs off the root: the limb bone above it carries it
+        above = skeleton.PARENTS[J[joint]]
+        while skeleton.JOINT_NAMES[above] not in bone_map.bones:
+            above = skeleton.PARENTS[above]
+        carriers[index[bone_map.bones[joint]]] = index[bone_map.bones[skeleton.JOINT_NAMES[above]]]
     return RigRest(
         name=armature.name,
         bone_names=order,
@@ -162,6 +179,9 @@ def rig_rest(armature: Any, bone_map: BoneMap) -> RigRest:
         follows=np.array([index[wanted[n]] if wanted[n] else -1 for n in order], dtype=np.int64),
         constrained=np.array([len(armature.pose.bones[n].constraints) > 0 for n in order]),
         pelvis_offset=pelvis_offset,
+        tails=np.array([np.array(bones[n].tail_local) for n in order], dtype=np.float64),
+        tail_joints={j: index[b] for j, b in bone_map.tail_joints.items()},
+        carriers=carriers,
     )
 
 
@@ -210,8 +230,9 @@ def standing_ankle_height(positions: np.ndarray, contacts: np.ndarray) -> float:
 def place(positions: np.ndarray, contacts: np.ndarray, rig: RigRest, anchor_xy: np.ndarray) -> Placement:
     """Scale the clip by leg length and stand it on the rig's floor, its origin at ``anchor_xy``.
 
-    The floor is where the rig's rest ankles are when the clip's ankles are planted, so feet neither
-    float nor sink whatever the rig's foot height.
+    The floor is measured from the rig's feet, not its origin: a planted clip ankle lands where the rig's
+    rest ankle is (world space, with every parent object's transform), so feet neither float nor sink
+    whatever the rig's foot height or wherever its bones lie relative to the armature's origin.
     """
     clip_legs = clip_leg_length(positions)
     if not clip_legs > 1e-6:

@@ -4,14 +4,18 @@ Both halves pose bodies with it, so the clip and the keyframes come from the sam
 fit (:mod:`rigid_fit`) poses each generated person's own skeleton in model space, and the add-on's
 retarget (``intermask_blender/rigs/retarget.py``) poses an armature in Blender's world.
 
-Nothing assumes the skeleton's rest pose. For each bone that plays a joint we measure, in the rest pose,
-the direction from its head to the head of the bone playing its child joint, and the rotation ``A`` that
-carries it onto the clip's rest direction (``skeleton.REST_DIRECTIONS``, with the skeleton's own facing
-taken out first). Per frame the bone's world rotation is then ``S · W_j · A`` — ``W_j`` is the clip's
-world rotation of joint j (it supplies the twist) and ``S`` the smallest swing that makes the bone point
-exactly at its goal (it supplies the direction). Knees and elbows come from a two-bone solve, so ankles
-and wrists land on their goals whatever the skeleton's proportions; the pelvis turns with the frame of
-its hips and spine.
+Nothing assumes the skeleton's rest pose, its bones' axes or their roll. For each bone that plays a joint
+we measure, in the rest pose, the direction from its joint to the next mapped joint down its chain, and
+the rotation ``A`` that carries it onto the clip's rest direction (``skeleton.REST_DIRECTIONS``, with the
+skeleton's own facing taken out first). Per frame the bone's world rotation is then ``S · W_j · A`` —
+``W_j`` is the clip's world rotation of joint j (it supplies the twist) and ``S`` the smallest swing that
+points the bone where it must (it supplies the direction).
+
+Where it must point depends on what the skeleton is. ``follow="positions"`` (the clip's own skeleton):
+at the goals, with two-bone knees and elbows, so every joint lands on its goal. ``follow="directions"``
+(a rig of other proportions): along the clip's own limb directions, the hips on the clip's hips scaled
+by leg length, and a limb reaches (:mod:`two_bone`) only for the targets it is given — planted feet and
+hands on the partner — falling back to the clip's directions where reaching would fold it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import numpy as np
 
 from . import rotations as rot
 from . import skeleton
+from .two_bone import Reach, reach
 
 J = skeleton.JOINT_INDEX
 PARENTS = skeleton.PARENTS
@@ -36,6 +41,9 @@ LIMBS = tuple(
     for a, b, c in (("hip", "knee", "ankle"), ("shoulder", "elbow", "wrist"))
 )
 KNEES = (J["left_knee"], J["right_knee"])
+#: Leaves whose rest orientation is the body's, not their parent bone's: the clip's rest direction from the
+#: neck to the head is forward (HumanML3D's convention), while its head rotation is upright at rest.
+FACING_LEAVES = (J["head"],)
 #: Model axes → Blender axes (Blender's world); the identity is model space itself.
 BLENDER_AXES = skeleton.model_to_blender_matrix()
 MODEL_AXES = np.eye(3)
@@ -110,8 +118,8 @@ def local_rotations(world: np.ndarray, axes: np.ndarray = MODEL_AXES) -> np.ndar
 
 @dataclass
 class Skeleton:
-    """The rest pose of whatever plays the 22 joints, parents first: an armature's bones, or a clip
-    person's own skeleton (one bone per joint). All in the solver's world, without scale."""
+    """The rest pose of whatever plays the 22 joints: an armature's bones, or a clip person's own skeleton
+    (one bone per joint). All in the solver's world, without scale."""
 
     parents: np.ndarray  # [B] index of each bone's parent, -1 at the top
     rest_orient: np.ndarray  # [B, 3, 3] world rest rotations
@@ -120,6 +128,9 @@ class Skeleton:
     root: int | None = None  # a bone on the floor under the pelvis that carries the root motion
     follows: np.ndarray | None = None  # [B] bone whose world transform this one copies (a constraint), else -1
     pelvis_pivot: np.ndarray = field(default_factory=lambda: np.zeros(3))  # pelvis joint in the pelvis bone's frame
+    #: [B] bone that carries this one as if it were its parent, else -1: the limb bone above a detached
+    #: IK-style foot or hand (which hangs off the root), or the segment a twist bone turns with.
+    carriers: np.ndarray | None = None
 
     @classmethod
     def of_joints(cls, rest_joints: np.ndarray) -> "Skeleton":
@@ -138,13 +149,39 @@ class Pose:
     heads: np.ndarray
 
 
+def _solve_order(parents: np.ndarray, carriers: np.ndarray, follows: np.ndarray) -> list[int]:
+    """Bones ordered so each comes after the bone that places it (carrier, else parent) and the bone it copies."""
+    before = [[int(c if c >= 0 else p), int(f)] for p, c, f in zip(parents, carriers, follows)]
+    order: list[int] = []
+    state = np.zeros(len(parents), dtype=np.int8)  # 0 new, 1 in progress, 2 done
+
+    def visit(b: int) -> None:
+        if state[b]:
+            return  # done, or a cycle (a copy of a descendant), which keeps the order given
+        state[b] = 1
+        for d in before[b]:
+            if d >= 0:
+                visit(d)
+        state[b] = 2
+        order.append(b)
+
+    for b in range(len(parents)):
+        visit(b)
+    return order
+
+
 class PoseSolver:
     """Rest-pose measurements of one skeleton, reused for every frame; ``axes`` says how the solver's world
-    lies relative to model axes (identity: model space; :data:`BLENDER_AXES`: Blender's world)."""
+    lies relative to model axes (identity: model space; :data:`BLENDER_AXES`: Blender's world);
+    ``follow`` is ``"positions"`` or ``"directions"`` (see the module's docstring)."""
 
-    def __init__(self, rest: Skeleton, axes: np.ndarray = MODEL_AXES) -> None:
-        self.skeleton, self.axes = rest, axes
-        self.follows = rest.follows if rest.follows is not None else np.full(len(rest.parents), -1)
+    def __init__(self, rest: Skeleton, axes: np.ndarray = MODEL_AXES, follow: str = "positions") -> None:
+        if follow not in ("positions", "directions"):
+            raise ValueError(f"follow must be 'positions' or 'directions', got {follow!r}")
+        self.skeleton, self.axes, self.follow = rest, axes, follow
+        count = len(rest.parents)
+        self.follows = rest.follows if rest.follows is not None else np.full(count, -1)
+        carriers = rest.carriers if rest.carriers is not None else np.full(count, -1)
         self.rest_orient, self.rest_heads = rest.rest_orient, rest.rest_heads
         self.mapped = dict(rest.joints)
         self.bone_joint = {b: j for j, b in self.mapped.items()}
@@ -152,36 +189,45 @@ class PoseSolver:
         pelvis = self.mapped[PELVIS]
         heads = self.rest_joints = self.rest_heads.copy()  # where each mapped bone's joint is, at rest
         heads[pelvis] += self.pivot(self.rest_orient[pelvis])
-        rest_frame = frame(
-            heads[self.mapped[J["left_hip"]]] - heads[self.mapped[J["right_hip"]]],
-            heads[self.mapped[self.spine_joint]] - heads[self.mapped[PELVIS]],
-        )
+        hips = heads[self.mapped[J["left_hip"]]], heads[self.mapped[J["right_hip"]]]
+        rest_frame = frame(hips[0] - hips[1], heads[self.mapped[self.spine_joint]] - heads[self.mapped[PELVIS]])
         self.rest_frame = rest_frame
-        # the skeleton's rest facing → the clip's (left = +X, up = model +Y, in the solver's axes)
-        facing = (rest_frame @ frame(axes[:, 0], axes[:, 1]).T).T  # a transposed view, as rest_frame.T is
+        # a rig of other proportions stands on its hips: their midpoint, in the pelvis bone's frame
+        self.hip_centre = self.rest_orient[pelvis].T @ ((hips[0] + hips[1]) / 2.0 - self.rest_heads[pelvis])
+        self.hip_width = float(np.linalg.norm(hips[0] - hips[1]))
+        # the skeleton's rest facing → the clip's (left = +X, up = model +Y, in the solver's axes); a rig's up
+        # from its hips to the top of its spine, as its pelvis bone's head may sit anywhere around the hips
+        body = rest_frame
+        if follow == "directions":
+            top = next(J[j] for j in ("head", "neck", "spine3", "spine2", "spine1") if J[j] in self.mapped)
+            body = frame(hips[0] - hips[1], heads[self.mapped[top]] - (hips[0] + hips[1]) / 2.0)
+        facing = (body @ frame(axes[:, 0], axes[:, 1]).T).T  # a transposed view, as body.T is
         self.align: dict[int, np.ndarray] = {}
         self.aim: dict[int, tuple[int, np.ndarray]] = {}  # joint → (goal joint, rest direction to it)
         for j in sorted(self.mapped):  # parents have lower indices, so a leaf finds its parent's alignment
             if j == PELVIS:
                 continue
             target = self._aim_target(j)
-            if target is None:
+            if target is None:  # a leaf turns as its parent's bone does, but the head as the body faces
                 parent = self._mapped_parent(j)
-                self.align[j] = self.align.get(parent, facing)
+                self.align[j] = facing if j in FACING_LEAVES else self.align.get(parent, facing)
                 continue
             goal, first_link = target
             u = unit(heads[self.mapped[goal]] - heads[self.mapped[j]])
             d = axes @ skeleton.REST_DIRECTIONS[first_link].astype(np.float64)
             self.align[j] = swing(facing @ u, d) @ facing
             self.aim[j] = (goal, u)
-        # per frame, bone b playing joint j turns as S · W_j · (A_j · rest_b), aiming W_j · (A_j · u) at its goal
+        # per frame, bone b playing joint j turns as S · W_j · (A_j · rest_b), aiming W_j · (A_j · u) along its goal
         self.turn = {j: self.align[j] @ self.rest_orient[b] for j, b in self.mapped.items() if j in self.align}
         self.pointer = {j: self.align[j] @ u for j, (_, u) in self.aim.items()}
-        # each bone's rest head and rest orientation in its parent's rest frame
-        parents = np.maximum(rest.parents, 0)
-        parent_inv = np.swapaxes(self.rest_orient[parents], -1, -2)
-        self.rest_offsets = (parent_inv @ (self.rest_heads - self.rest_heads[parents])[:, :, None])[..., 0]
-        self.rest_in_parent = parent_inv @ self.rest_orient
+        # each bone's rest head and rest orientation in the rest frame of the bone that places it
+        self.placed_by = np.where(carriers >= 0, carriers, rest.parents)
+        placer = np.maximum(self.placed_by, 0)
+        placer_inv = np.swapaxes(self.rest_orient[placer], -1, -2)
+        self.rest_offsets = (placer_inv @ (self.rest_heads - self.rest_heads[placer])[:, :, None])[..., 0]
+        self.rest_in_parent = placer_inv @ self.rest_orient
+        self.order = _solve_order(rest.parents, carriers, self.follows)
+        self.limbs = {u: (u, m, e) for u, m, e in LIMBS if all(k in self.mapped for k in (u, m, e))}
 
     def pivot(self, orient: np.ndarray) -> np.ndarray:
         """World offset [...,3] from the pelvis bone's head to the pelvis joint, for its world rotations."""
@@ -208,54 +254,86 @@ class PoseSolver:
         h = self.rest_joints
         return float(np.linalg.norm(h[self.mapped[b]] - h[self.mapped[a]]))
 
-    def _limb_knee(self, upper: int, middle: int, end: int, base: np.ndarray, goals: np.ndarray, upper_rot: np.ndarray) -> np.ndarray:
-        """Two-bone solve: where the knee/elbow goes so the ankle/wrist reaches its goal from ``base``.
+    def _stance(self, goals: np.ndarray, orient: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The pelvis bone's head for its world rotations, and the point (goal, rest) the root motion follows:
+        the pelvis joint on its goal (positions), or the hips' midpoint on the clip's (directions)."""
+        if self.follow == "positions":
+            rest = self.rest_joints[self.mapped[PELVIS]]
+            return goals[:, PELVIS] - self.pivot(orient), goals[:, PELVIS], rest
+        centre = (goals[:, J["left_hip"]] + goals[:, J["right_hip"]]) / 2.0
+        rest = self.rest_heads[self.mapped[PELVIS]] + self.rest_orient[self.mapped[PELVIS]] @ self.hip_centre
+        return centre - apply(orient, self.hip_centre), centre, rest
 
-        The bend plane is the clip's (through its knee/elbow); where the clip's limb is straight, the
-        clip's upper-joint rotation says which way is forward (knees bend forward, elbows back).
-        """
-        l1, l2 = self.limb_length(upper, middle), self.limb_length(middle, end)
-        to_end = goals[:, end] - base
-        dist = np.clip(np.linalg.norm(to_end, axis=-1), abs(l1 - l2) + 1e-6, l1 + l2 - 1e-6)
-        e = unit(to_end)
-        natural = apply(upper_rot, self.axes @ np.array([0.0, 0.0, 1.0 if middle in KNEES else -1.0]))
-        bend = goals[:, middle] - base + 1e-3 * natural
-        bend = bend - np.sum(bend * e, axis=-1, keepdims=True) * e
-        cos_a = np.clip((l1 * l1 + dist * dist - l2 * l2) / (2 * l1 * dist), -1.0, 1.0)[:, None]
-        return base + e * (l1 * cos_a) + unit(bend) * (l1 * np.sqrt(1.0 - cos_a * cos_a))
-
-    def solve(self, goals: np.ndarray, world_rot: np.ndarray) -> Pose:
-        """Pose for joint goals [T,22,3] and clip world rotations [T,22,3,3], both in the solver's axes."""
-        rest, count = self.skeleton, goals.shape[0]
-        goals = goals.copy()
-        limbs = {u: (u, m, e) for u, m, e in LIMBS if all(k in self.mapped for k in (u, m, e))}
+    def _across(self, goals: np.ndarray) -> np.ndarray:
+        """Right hip → left hip [T,3] for the pelvis frame. Following directions, the hips keep the clip's
+        difference in height rather than its tilt: cartoon-wide hips tilted as far would lift one foot off
+        the floor and fold the other leg."""
+        across = goals[:, J["left_hip"]] - goals[:, J["right_hip"]]
+        if self.follow == "positions":
+            return across
         up = self.axes[:, 1]
+        rise = np.clip(across @ up, -0.9 * self.hip_width, 0.9 * self.hip_width)
+        flat = unit(across - (across @ up)[:, None] * up)
+        return flat * np.sqrt(self.hip_width**2 - rise**2)[:, None] + rise[:, None] * up
+
+    def _limb_aims(self, limb: tuple[int, int, int], base: np.ndarray, goals: np.ndarray, world_rot: np.ndarray,
+                   goal: Reach) -> tuple[np.ndarray, np.ndarray]:
+        """Points the upper and middle bones of a reaching limb aim at (knee/elbow, then ankle/wrist)."""
+        upper, middle, end = limb
+        start = base if self.follow == "positions" else goals[:, upper]
+        natural = apply(world_rot[:, upper], self.axes @ np.array([0.0, 0.0, 1.0 if middle in KNEES else -1.0]))
+        return reach(base, unit(goals[:, middle] - start), unit(goals[:, end] - goals[:, middle]),
+                     (self.limb_length(upper, middle), self.limb_length(middle, end)), goal, natural)
+
+    def solve(self, goals: np.ndarray, world_rot: np.ndarray, reaching: dict[int, Reach] | None = None) -> Pose:
+        """Pose for joint goals [T,22,3] and clip world rotations [T,22,3,3], both in the solver's axes.
+
+        ``reaching``: end joint (ankle or wrist) → what its limb reaches for, when following directions;
+        following positions, every limb reaches for its end's goal.
+        """
+        rest, count = self.skeleton, goals.shape[0]
+        if self.follow == "positions":
+            reaching = {e: Reach(goals[:, e], np.ones(count), False, False) for _, _, e in self.limbs.values()}
+        reaching = reaching or {}
+        aim_at: dict[int, np.ndarray] = {}  # joint → the point its bone aims at, where a limb reaches
+        up = self.axes[:, 1]
+        pelvis = self.mapped[PELVIS]
+        hips = frame(self._across(goals), goals[:, self.spine_joint] - goals[:, PELVIS])
+        pelvis_orient = apply(hips, self.rest_frame.T @ self.rest_orient[pelvis])
+        pelvis_head, centre, centre_rest = self._stance(goals, pelvis_orient)
         orient = np.empty((count, len(rest.parents), 3, 3))
         heads = np.empty((count, len(rest.parents), 3))
-        for b, parent in enumerate(rest.parents):
-            joint = self.bone_joint.get(b)
-            if parent >= 0:
-                heads[:, b] = heads[:, parent] + apply(orient[:, parent], self.rest_offsets[b])
-                if joint is None:  # unmapped bones keep their rest pose relative to the parent
-                    orient[:, b] = apply(orient[:, parent], self.rest_in_parent[b])
+        for b in self.order:
+            joint, placer = self.bone_joint.get(b), self.placed_by[b]
+            if placer >= 0:
+                heads[:, b] = heads[:, placer] + apply(orient[:, placer], self.rest_offsets[b])
+                if joint is None:  # unmapped bones keep their rest pose relative to the bone that places them
+                    orient[:, b] = apply(orient[:, placer], self.rest_in_parent[b])
             else:
                 orient[:, b], heads[:, b] = self.rest_orient[b], self.rest_heads[b]
             if self.follows[b] >= 0:  # a constraint copies another bone's world transform
                 orient[:, b], heads[:, b] = orient[:, self.follows[b]], heads[:, self.follows[b]]
             if b == rest.root:
-                shift = goals[:, PELVIS] - self.rest_joints[self.mapped[PELVIS]]
+                shift = centre - centre_rest
                 heads[:, b] = self.rest_heads[b] + shift - (shift @ up)[:, None] * up
             elif joint == PELVIS:
-                hips = frame(goals[:, J["left_hip"]] - goals[:, J["right_hip"]], goals[:, self.spine_joint] - goals[:, PELVIS])
-                orient[:, b] = apply(hips, self.rest_frame.T @ self.rest_orient[b])
-                heads[:, b] = goals[:, PELVIS] - self.pivot(orient[:, b])
+                orient[:, b], heads[:, b] = pelvis_orient, pelvis_head
             elif joint is not None:
-                if joint in limbs:
-                    goals[:, limbs[joint][1]] = self._limb_knee(*limbs[joint], heads[:, b], goals, world_rot[:, joint])
                 orient[:, b] = apply(world_rot[:, joint], self.turn[joint])
-                if joint in self.aim:
-                    pointing = apply(world_rot[:, joint], self.pointer[joint])
-                    orient[:, b] = swing(pointing, goals[:, self.aim[joint][0]] - heads[:, b]) @ orient[:, b]
+                if joint not in self.aim:
+                    continue
+                limb = self.limbs.get(joint)
+                if limb is not None and limb[2] in reaching:
+                    aim_at[joint], aim_at[limb[1]] = self._limb_aims(limb, heads[:, b], goals, world_rot, reaching[limb[2]])
+                goal = self.aim[joint][0]
+                if joint in aim_at:
+                    direction = aim_at[joint] - heads[:, b]
+                elif self.follow == "positions":
+                    direction = goals[:, goal] - heads[:, b]
+                else:
+                    direction = goals[:, goal] - goals[:, joint]
+                pointing = apply(world_rot[:, joint], self.pointer[joint])
+                orient[:, b] = swing(pointing, direction) @ orient[:, b]
         return Pose(orient, heads)
 
     def clip_rotations(self, orient: np.ndarray) -> np.ndarray:
