@@ -173,6 +173,21 @@ def parse_segments(text: str) -> list[Segment]:
     return segments
 
 
+def fit_segments(segments: list[Segment], seconds: float) -> list[Segment]:
+    """``segments`` laid end to end over a take of ``seconds``: the last one that starts in time runs to
+    the end (so ``12 salsa`` + ``8 spin`` over 30 s spins from 12 s to 30 s); later ones are dropped."""
+    fitted: list[Segment] = []
+    start = 0.0
+    for segment in segments:
+        if start >= seconds:
+            break
+        fitted.append(segment)
+        start += segment.seconds
+    if fitted:
+        fitted[-1] = Segment(fitted[-1].prompt, seconds - (start - fitted[-1].seconds))
+    return fitted
+
+
 @dataclass
 class Generate(Message):
     """Generate ``sampler.variations`` interactions for ``prompt`` (or per-person ``prompts`` [A, B]).
