@@ -4,6 +4,8 @@ and reactions to long partners."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 import torch
@@ -14,7 +16,13 @@ from vendor_models.evaluation.seams import join_jump
 from vendor_models.generation.errors import Cancelled, GenerationError
 from vendor_models.generation.generator import DEFAULT_CHECKPOINT, Generator
 from vendor_models.generation.long_take import take, take_reaction, window_prompts
-from vendor_models.generation.windows import OVERLAP_STEPS, WINDOW_STEPS, Window, plan_windows, window_seed
+from vendor_models.generation.windows import (
+    OVERLAP_STEPS,
+    WINDOW_STEPS,
+    Window,
+    plan_windows,
+    window_seed,
+)
 from vendor_models.motion.clip_file import Clip
 from vendor_models.motion.protocol import ErrorCode, SamplerSettings, Segment
 
@@ -32,7 +40,7 @@ def shipped() -> Generator:
 def test_windows_cover_the_take_and_keep_the_overlap() -> None:
     windows = plan_windows(np.ones(225, dtype=bool))                 # 30 s
     assert windows == [Window(0, 75), Window(60, 135), Window(120, 195), Window(180, 225)]
-    assert all(b.start == a.end - OVERLAP_STEPS for a, b in zip(windows, windows[1:]))
+    assert all(b.start == a.end - OVERLAP_STEPS for a, b in pairwise(windows))
     free = np.zeros(200, dtype=bool)
     free[100:110] = True                                              # a short stretch: one window around it
     (only,) = plan_windows(free, lead=(WINDOW_STEPS - 10) // 2)

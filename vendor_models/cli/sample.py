@@ -112,15 +112,16 @@ def build_request(args: argparse.Namespace) -> JobRequest:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    from ..generation.generator import DEFAULT_CHECKPOINT, Generator
-    from ..generation.jobs import run_request
 
     def progress(step: int, total: int, stage: str) -> None:
         if stage == "sampling":
             print(f"\r{stage} {step}/{total}", end="" if step < total else "\n", file=sys.stderr, flush=True)
 
     try:
-        request = build_request(args)
+        request = build_request(args)                 # bad arguments are named before torch is imported
+        from ..generation.generator import DEFAULT_CHECKPOINT, Generator
+        from ..generation.jobs import run_request
+
         generator = Generator.load(chosen_folder(args) or DEFAULT_CHECKPOINT, args.device)
         result = run_request(generator, request, progress)
         for warning in result.warnings:
