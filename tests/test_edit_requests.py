@@ -76,7 +76,7 @@ def test_the_worker_edits_extends_and_makes_long_takes(tmp_path: Path) -> None:
                                                   sampler=P.SamplerSettings(seed=1, steps=2)))
         take = Clip.load(path)
         assert take.num_frames == 360 and take.meta["windows"] == 2
-        assert steps == [(i, 4) for i in range(1, 5)]                  # 2 windows × 2 steps
+        assert steps == [(1, 3), (2, 3), (3, 3)]                        # 2 windows: 2 steps, then 1 for 2 new s
         edit = Clip.load(finished(worker, P.Edit("edit", clip=str(path), first=100, last=159, prompt="the follow spins",
                                                  out_dir=out, sampler=P.SamplerSettings(seed=2, steps=2)))[0])
         assert np.array_equal(edit.positions[:100], take.positions[:100])

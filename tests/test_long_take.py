@@ -22,6 +22,7 @@ from vendor_models.generation.windows import (
     Window,
     plan_windows,
     window_seed,
+    window_steps,
 )
 from vendor_models.motion.clip_file import Clip
 from vendor_models.motion.protocol import ErrorCode, SamplerSettings, Segment
@@ -51,6 +52,15 @@ def test_windows_cover_the_take_and_keep_the_overlap() -> None:
     assert plan_windows(np.zeros(10, dtype=bool)) == []
 
 
+def test_later_windows_take_steps_in_proportion_to_what_they_fill() -> None:
+    take_columns = np.ones(225, dtype=bool)                          # new columns per window: 75, 60, 60, 30
+    assert window_steps(take_columns, plan_windows(take_columns), 10) == [10, 8, 8, 4]
+    assert window_steps(take_columns, plan_windows(take_columns), 1) == [1, 1, 1, 1]
+    stretch = np.zeros(300, dtype=bool)
+    stretch[100:110] = True                                           # one window: the sampler's own steps
+    assert window_steps(stretch, plan_windows(stretch), 10) == [10]
+
+
 def test_each_window_takes_the_segment_at_the_middle_of_what_it_fills() -> None:
     windows = plan_windows(np.ones(225, dtype=bool))
     texts = [("a", 12.0), ("b", 8.0), ("c", 10.0)]                     # changes at 12 s and 20 s
@@ -68,7 +78,7 @@ def test_a_thirty_second_take_has_no_seam_bigger_than_real_motion(shipped: Gener
     assert clip.num_frames == 900 and clip.meta["windows"] == 4 and clip.meta["mode"] == "take"
     assert clip.meta["segments"] == [[SALSA, 15.0], [SPIN, 15.0]]
     sampling = [(i, n) for i, n, stage in seen if stage == "sampling"]
-    assert sampling == [(i, 12) for i in range(1, 13)] and seen[-1] == (1, 1, "decoding")   # windows × steps
+    assert sampling == [(i, 11) for i in range(1, 12)] and seen[-1] == (1, 1, "decoding")   # 3 + 3 + 3 + 2 steps
     for start in (75, 135, 195):                                       # where each window's new tokens begin
         assert join_jump(clip, start * 4, reach=4) <= real_p99(), start
     assert np.isfinite(clip.positions).all() and 1.2 < float(np.median(clip.positions[..., 15, 1])) < 2.0

@@ -8,7 +8,13 @@ whole map is decoded once afterwards by the caller, so the VQ-VAE sees one conti
 
 Each window gets its own seed, derived from the variation's seed and the window index (window 0 uses the
 seed itself, so a take's first window is what ``generate`` would sample for that seed and length), and
-the prompt of the segment at the middle of what it fills. Progress counts windows × steps.
+the prompt of the segment at the middle of what it fills.
+
+Steps: the first window takes the sampler's steps; a later one fills fewer new columns (the overlap is
+given) and takes steps in proportion, so each of its steps unmasks as many tokens as the first window's
+do — as InterMask halves the steps of a reaction, where half the tokens are given. That keeps a take's
+cost at that of separate clips of its length (``tools/bench_long_take.py``). Progress counts every step
+of every window.
 """
 
 from __future__ import annotations
@@ -86,19 +92,32 @@ def fill_windows(transformer: InterMTransformer, known: torch.Tensor, windows: l
     """``known [V, 2, G, L]`` (MASK where free) with every window's free tokens sampled, in order.
 
     ``texts[k] [V, Dt]`` conditions window ``k``; variation ``v`` samples window ``k`` with
-    ``window_seed(seeds[v], k)``. ``progress(done, len(windows) · steps)`` after each step.
+    ``window_seed(seeds[v], k)`` and :func:`window_steps` steps. ``progress(done, total)`` after each step.
     """
     if len(texts) != len(windows):
         raise ValueError(f"one text per window: {len(windows)} windows, {len(texts)} texts")
     ids = known.clone()
-    total = len(windows) * steps
+    free = (known == transformer.config.mask_id).flatten(0, -2).any(0).cpu().numpy()
+    counts = window_steps(free, windows, steps)
+    total, done = sum(counts), 0
     for k, window in enumerate(windows):
-        def step_done(i: int, _n: int, k: int = k) -> None:
+        def step_done(i: int, _n: int, before: int = done) -> None:
             if progress is not None:
-                progress(k * steps + i, total)
+                progress(before + i, total)
 
         part = sample_tokens(transformer, texts[k], window.end - window.start,
-                             seeds=[window_seed(s, k) for s in seeds], steps=steps, guidance=guidance, top_k=top_k,
+                             seeds=[window_seed(s, k) for s in seeds], steps=counts[k], guidance=guidance, top_k=top_k,
                              known=ids[..., window.start:window.end], progress=step_done, should_stop=should_stop)
         ids[..., window.start:window.end] = part
+        done += counts[k]
     return ids
+
+
+def window_steps(free: np.ndarray, windows: list[Window], steps: int) -> list[int]:
+    """Sampling steps per window: ``steps`` for the first, and for later ones in proportion to the columns
+    still free when each runs (``free [L]`` past the windows before it) against the first's, rounded up."""
+    new, filled = [], 0
+    for w in windows:
+        new.append(int(free[max(w.start, filled):w.end].sum()))
+        filled = max(filled, w.end)
+    return [steps] + [min(steps, max(1, -(-steps * n // max(new[0], 1)))) for n in new[1:]]
