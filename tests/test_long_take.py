@@ -76,7 +76,7 @@ def test_a_thirty_second_take_has_no_seam_bigger_than_real_motion(shipped: Gener
                progress=lambda i, n, stage: seen.append((i, n, stage)))
     clip = out.clips[0]
     assert clip.num_frames == 900 and clip.meta["windows"] == 4 and clip.meta["mode"] == "take"
-    assert clip.meta["segments"] == [[SALSA, 15.0], [SPIN, 15.0]]
+    assert clip.meta["segments"] == [[SALSA, 15.0], [SPIN, 15.0]] and clip.meta["prompt"] == f"{SALSA} → {SPIN}"
     sampling = [(i, n) for i, n, stage in seen if stage == "sampling"]
     assert sampling == [(i, 11) for i in range(1, 12)] and seen[-1] == (1, 1, "decoding")   # 3 + 3 + 3 + 2 steps
     for start in (75, 135, 195):                                       # where each window's new tokens begin

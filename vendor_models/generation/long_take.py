@@ -53,7 +53,7 @@ def take(generator: Generator, segments: list[Segment], *, prompts: list[str] | 
         raise GenerationError(ErrorCode.BAD_SECONDS, f"a take is {MIN_SECONDS:g} to {MAX_TAKE_SECONDS:g} s long, "
                               f"the segments add up to {total:g} s")
     columns = frames_for(total) // FRAMES_PER_TOKEN
-    meta = {"prompt": segments[0].prompt, "prompts": list(prompts or []), "text": texts[0][0], "mode": "take",
+    meta = {"prompt": timeline_prompt(segments), "prompts": list(prompts or []), "text": texts[0][0], "mode": "take",
             "segments": [[s.prompt, s.seconds] for s in segments]}
     ids, windows, timings, sampler = _fill(generator, None, columns, texts, sampler, progress, should_stop)
     started = time.perf_counter()
@@ -76,7 +76,7 @@ def take_reaction(generator: Generator, partner: Clip, segments: list[Segment], 
     window = partner_window(partner, warnings, longest=MAX_TAKE_SECONDS)
     frames = window.num_frames - 1
     piece = encode_piece(generator, window, 0, frames // FRAMES_PER_TOKEN)
-    meta = {"prompt": segments[0].prompt, "prompts": [], "text": texts[0][0], "mode": "react",
+    meta = {"prompt": timeline_prompt(segments), "prompts": [], "text": texts[0][0], "mode": "react",
             "segments": [[s.prompt, s.seconds] for s in segments], "partner": dict(partner.meta)}
     ids, windows, timings, sampler = _fill(generator, piece.codes[0], frames // FRAMES_PER_TOKEN, texts, sampler,
                                            progress, should_stop)
@@ -87,6 +87,12 @@ def take_reaction(generator: Generator, partner: Clip, segments: list[Segment], 
                           dict(meta, **generator._sampler_meta(sampler), windows=len(windows), variation=v))
              for v in range(len(feats))]
     return generator._finish(clips, warnings, timings, started, progress)
+
+
+def timeline_prompt(segments: list[Segment]) -> str:
+    """What a take was asked for, in one line (the preview's title, the action's name): its distinct
+    prompts in order, joined by arrows."""
+    return " → ".join(dict.fromkeys(s.prompt.strip() for s in segments))
 
 
 def _timeline(segments: list[Segment], prompts: list[str] | None, warnings: list[str]) -> list[tuple[str, float]]:
