@@ -89,12 +89,13 @@ def test_a_take_is_one_decode_and_the_same_seed_gives_the_same_take(shipped: Gen
     decoded: list[tuple[int, ...]] = []
     original = shipped.vq.decode
     monkeypatch.setattr(shipped.vq, "decode", lambda codes: decoded.append(tuple(codes.shape)) or original(codes))
-    first = take(shipped, [Segment(SALSA, 12)], sampler=SamplerSettings(seed=4, steps=2))
+    both = take(shipped, [Segment(SALSA, 12)], sampler=SamplerSettings(seed=4, steps=2, variations=2))
     again = take(shipped, [Segment(SALSA, 12)], sampler=SamplerSettings(seed=4, steps=2))
     other = take(shipped, [Segment(SALSA, 12)], sampler=SamplerSettings(seed=5, steps=2))
-    assert decoded == [(2, 5, 90)] * 3                                # both people, all 12 s, in one call
-    assert np.array_equal(first.clips[0].positions, again.clips[0].positions)
-    assert not np.allclose(first.clips[0].positions, other.clips[0].positions)
+    assert decoded == [(4, 5, 90), (2, 5, 90), (2, 5, 90)]            # every person's whole 12 s in one call
+    assert np.array_equal(both.clips[0].positions, again.clips[0].positions)
+    assert np.array_equal(both.clips[1].positions, other.clips[0].positions)   # variation 1 of seed 4 = seed 5
+    assert not np.allclose(both.clips[0].positions, other.clips[0].positions)
 
 
 def test_cancel_stops_a_take_between_steps(shipped: Generator) -> None:
