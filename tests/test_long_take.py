@@ -88,7 +88,12 @@ def test_a_take_is_one_decode_and_the_same_seed_gives_the_same_take(shipped: Gen
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     decoded: list[tuple[int, ...]] = []
     original = shipped.vq.decode
-    monkeypatch.setattr(shipped.vq, "decode", lambda codes: decoded.append(tuple(codes.shape)) or original(codes))
+
+    def recorded(codes: torch.Tensor) -> torch.Tensor:
+        decoded.append(tuple(codes.shape))
+        return original(codes)
+
+    monkeypatch.setattr(shipped.vq, "decode", recorded)
     both = take(shipped, [Segment(SALSA, 12)], sampler=SamplerSettings(seed=4, steps=2, variations=2))
     again = take(shipped, [Segment(SALSA, 12)], sampler=SamplerSettings(seed=4, steps=2))
     other = take(shipped, [Segment(SALSA, 12)], sampler=SamplerSettings(seed=5, steps=2))

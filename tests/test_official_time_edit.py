@@ -25,7 +25,12 @@ def spy_decodes(generator: Generator, monkeypatch: pytest.MonkeyPatch) -> list[t
     """Record the shape of every code map the official VQ-VAE decodes (each item is decoded alone)."""
     seen: list[tuple[int, ...]] = []
     original = generator.vq.vq.decode
-    monkeypatch.setattr(generator.vq.vq, "decode", lambda codes: seen.append(tuple(codes.shape)) or original(codes))
+
+    def recorded(codes: torch.Tensor) -> torch.Tensor:
+        seen.append(tuple(codes.shape))
+        return original(codes)
+
+    monkeypatch.setattr(generator.vq.vq, "decode", recorded)
     return seen
 
 
