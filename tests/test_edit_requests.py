@@ -103,7 +103,9 @@ def test_sample_edits_a_stretch_of_real_motion_from_the_command_line(tmp_path: P
     after = Clip.load(tmp_path / "e.npz")
     assert np.array_equal(after.positions[:, 1], before.positions[:, 1])
     assert np.array_equal(after.positions[:30], before.positions[:30]) and np.array_equal(after.positions[60:], before.positions[60:])
-    assert after.meta["edit"] == {"first": 30, "last": 59, "person": "a"}
+    assert after.meta["edit"] == {"first": 30, "last": 59, "person": "a", "prompt": "the lead turns",
+                                  "text": "the lead turns."}
+    assert after.meta["text"] == "the lead turns." and after.meta["name"] == "salsa_13"   # mocap had no prompt
 
 
 def test_sample_names_what_is_wrong_before_loading_a_model(tmp_path: Path) -> None:

@@ -47,8 +47,9 @@ def test_a_regenerated_stretch_is_new_and_everything_else_is_the_original(shippe
     assert moved.mean() > 0.05                                       # the stretch is new motion, not a copy
     for join in (40, 80):
         assert join_jump(clip, join) <= real_p99(), join
-    assert clip.meta["mode"] == "edit" and clip.meta["edit"] == {"first": 40, "last": 79, "person": "both"}
-    assert clip.meta["text"] == NEW_PROMPT + "." and clip.meta["steps"] == 4
+    assert clip.meta["mode"] == "edit" and clip.meta["steps"] == 4 and clip.meta["text"] == base.meta["text"]
+    assert clip.meta["edit"] == {"first": 40, "last": 79, "person": "both", "prompt": NEW_PROMPT,
+                                 "text": NEW_PROMPT + "."}
 
 
 def test_editing_one_person_keeps_the_other_whole(shipped: Generator, base: Clip) -> None:
@@ -56,7 +57,7 @@ def test_editing_one_person_keeps_the_other_whole(shipped: Generator, base: Clip
     assert kept_equal(clip, base, slice(None), [0])
     assert kept_equal(clip, base, slice(0, 50), [1]) and kept_equal(clip, base, slice(102, None), [1])
     assert np.linalg.norm(clip.positions[50:102, 1] - base.positions[50:102, 1], axis=-1).mean() > 0.05
-    assert clip.meta["text"] == base.meta["text"]                    # no prompt: the clip's own
+    assert clip.meta["edit"]["text"] == base.meta["text"]            # no prompt: the clip's own
     for join in (50, 102):
         assert join_jump(clip, join, people=[1]) <= real_p99(), join
 

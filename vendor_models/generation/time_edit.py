@@ -6,7 +6,10 @@ the Inter-M Transformer fill them in with every other token fixed (``windows.fil
 when the stretch and its context fit in 10 s). The decoded new frames are spliced into the ORIGINAL
 motion (``joins.splice``): outside the regenerated frames the result is the input, bit for bit.
 
-The prompt defaults to the clip's own (``meta["text"]``); a new one steers only what is regenerated.
+The prompt defaults to the clip's own (``meta["text"]``); a new one steers only what is regenerated. The
+result keeps the clip's prompt and text in its meta (they still describe most of it, and they are the
+default of the next edit) and records the edit, with the prompt and text it used, under ``meta["edit"]``
+or ``meta["extend"]``.
 """
 
 from __future__ import annotations
@@ -111,7 +114,7 @@ def _complete(generator: Generator, clip: Clip, free: np.ndarray, people: list[i
                        guidance=float(sampler.guidance or 0.0), top_k=generator.top_k,
                        progress=None if progress is None else (lambda i, n: progress(i, n, "sampling")),
                        should_stop=should_stop)
-    timings = {"text_s": encoded_at - started, "sampling_s": time.perf_counter() - encoded_at}
+    timings = {"encode_s": encoded_at - started, "sampling_s": time.perf_counter() - encoded_at}
     decoded_at = time.perf_counter()
     feats = decode_people(generator, ids[:, people])
     floors = piece.frame.floors[people]
@@ -119,8 +122,9 @@ def _complete(generator: Generator, clip: Clip, free: np.ndarray, people: list[i
     for v in range(variations):
         new = aligned(clip, in_world(feats[v], piece, floors), piece.first_frame, people)
         out = splice(clip, new, frames[0], frames[1], people)
-        out.meta = {**clip.meta, "prompt": prompt or clip.meta.get("prompt", text), "text": text,
-                    **generator._sampler_meta(sampler), **meta, "windows": len(windows), "variation": v}
+        out.meta = {"prompt": prompt, "text": text, **clip.meta, **generator._sampler_meta(sampler), **meta,
+                    meta["mode"]: {**meta[meta["mode"]], "prompt": prompt, "text": text},
+                    "windows": len(windows), "variation": v}
         clips.append(out)
     return generator._finish(clips, warnings, timings, decoded_at, progress)
 
