@@ -62,6 +62,21 @@ def test_editing_one_person_keeps_the_other_whole(shipped: Generator, base: Clip
         assert join_jump(clip, join, people=[1]) <= real_p99(), join
 
 
+def test_a_long_stretch_of_a_long_real_take_is_windowed_with_context_on_both_sides(shipped: Generator) -> None:
+    real = Clip.load(ensure_cache() / "salsa_13.npz")                # 37 s of real salsa
+    take = Clip(real.positions, real.rotations, real.contacts, 30.0, {"text": "two people dance salsa"})
+    clip = regenerate(shipped, take, 600, 899, sampler=SamplerSettings(seed=2, steps=2)).clips[0]   # 10 s
+    assert clip.meta["windows"] == 2 and clip.num_frames == take.num_frames
+    assert kept_equal(clip, take, slice(0, 600), [0, 1]) and kept_equal(clip, take, slice(900, None), [0, 1])
+    assert join_jump(clip, 600) <= real_p99() and join_jump(clip, 900) <= real_p99()
+
+
+def test_a_one_frame_stretch_still_joins_both_sides(shipped: Generator, base: Clip) -> None:
+    clip = regenerate(shipped, base, 45, 45, sampler=SamplerSettings(seed=2, steps=2)).clips[0]
+    assert kept_equal(clip, base, slice(0, 45), [0, 1]) and kept_equal(clip, base, slice(46, None), [0, 1])
+    assert join_jump(clip, 45) <= real_p99() and join_jump(clip, 46) <= real_p99()
+
+
 def test_the_same_seed_regenerates_the_same_motion(shipped: Generator, base: Clip) -> None:
     runs = [regenerate(shipped, base, 20, 59, prompt=NEW_PROMPT, sampler=SamplerSettings(seed=seed, steps=3)).clips[0]
             for seed in (5, 5, 6)]

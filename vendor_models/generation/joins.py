@@ -58,7 +58,8 @@ def splice(kept: Clip, new: Clip, first: int, last: int, people: list[int], blen
     span = slice(first, last + 1)
     count = last + 1 - first
     two_sided = last + 1 < kept.num_frames
-    blend = max(1, min(blend, count // 2 if two_sided else count))
+    # a stretch shorter than two blends: each fade runs to the far join, and the two errors are interpolated
+    blend = min(blend, count + 1)
     # (anchor = kept frame next to the join, step = direction from it into the new frames, weights by distance)
     joins = [(first - 1, 1, hermite_fade(count, blend))] if first > 0 else []
     if two_sided:

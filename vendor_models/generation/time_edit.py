@@ -58,9 +58,13 @@ def regenerate(generator: Generator, clip: Clip, first: int, last: int, *, perso
     people = {"a": [0], "b": [1], "both": [0, 1]}[person]
     columns = -(-clip.num_frames // FRAMES_PER_TOKEN)
     free = np.zeros(columns, dtype=bool)
-    free[first // FRAMES_PER_TOKEN:last // FRAMES_PER_TOKEN + 1] = True
-    span = int(free.sum())
-    windows = plan_windows(free, lead=(WINDOW_STEPS - span) // 2 if span <= WINDOW_STEPS else OVERLAP_STEPS)
+    first_column, last_column = first // FRAMES_PER_TOKEN, last // FRAMES_PER_TOKEN
+    free[first_column:last_column + 1] = True
+    # the windows must also see kept motion after the stretch, so its last window reaches that far too
+    covered = free.copy()
+    covered[last_column + 1:last_column + 1 + OVERLAP_STEPS] = True
+    span = last_column + 1 - first_column
+    windows = plan_windows(covered, lead=max(OVERLAP_STEPS, (WINDOW_STEPS - span) // 2))
     meta = {"mode": "edit", "edit": {"first": int(first), "last": int(last), "person": person}}
     return _complete(generator, clip, free, people, windows, columns, (first, last), prompt, meta, sampler,
                      progress, should_stop)
