@@ -76,6 +76,23 @@ def test_reaction_keeps_partner_tokens_and_decodes_the_other(model: Recorder) ->
     assert model.calls[0][1] // 2 == 2 * 30                           # step 1: only person 2 masked
 
 
+def test_a_known_map_keeps_every_token_that_is_not_mask(model: Recorder) -> None:
+    known = torch.randint(0, CFG.num_codes, (2, 5, 8), generator=torch.Generator().manual_seed(4))
+    known[0, :, 2:5] = CFG.mask_id                                  # a stretch of person 1
+    known[1, :, 6:] = CFG.mask_id                                   # the end of person 2
+    ids = sample_tokens(model, torch.randn(2, 8), 8, seeds=[0, 1], steps=4, known=known)
+    free = known == CFG.mask_id
+    assert torch.equal(ids[:, ~free], known[~free].expand(2, -1))
+    assert ((ids[:, free] >= 0) & (ids[:, free] < CFG.num_codes)).all()
+    assert model.calls[0][1] // 2 == 2 * int(free.sum())            # step 1: exactly the MASK positions
+    per_variation = known.expand(2, -1, -1, -1).clone()
+    per_variation[1, 1, :, 6:] = 3                                  # variation 1 has nothing left of person 2 to fill
+    ids = sample_tokens(model, torch.randn(2, 8), 8, seeds=[0, 1], steps=4, known=per_variation)
+    assert torch.equal(ids[1, 1], per_variation[1, 1]) and not torch.equal(ids[0, 1], per_variation[1, 1])
+    with pytest.raises(ValueError, match="known tokens"):
+        sample_tokens(model, torch.randn(1, 8), 7, seeds=[0], steps=2, known=known)
+
+
 def test_progress_every_step_and_cancel_between_steps(model: Recorder) -> None:
     seen: list[tuple[int, int]] = []
     sample_tokens(model, torch.randn(1, 8), 3, seeds=[0], steps=4, progress=lambda i, n: seen.append((i, n)))

@@ -16,7 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "preview": ("cli.preview_gif", "draw a clip (.npz) as a stick-figure GIF from the front and the top"),
     "worker": ("worker.process", "background model process for the add-on (JSON lines on stdin/stdout)"),
     "train": ("cli.train", "train a component: `train vq|transformer --config small [--steps N] [--out DIR] [--resume]`"),
-    "sample": ("cli.sample", "generate a two-person clip: `sample \"PROMPT\" --seconds 6 --out clip.npz [--react partner.npz]`"),
+    "sample": ("cli.sample", ("generate a two-person clip: `sample \"PROMPT\" --seconds 6 --out clip.npz [--react partner.npz]`; "
+                              "10-60 s takes (`--segments FILE`), `--edit CLIP --frames A:B`, `--extend CLIP --seconds N`")),
     "models": ("cli.models", "imported models: `models list`, `models import-official DIR --clip F --stats D`, "
                "`models check-official REFDIR --model NAME`, `models remove NAME`"),
     "bench": ("cli.bench", "generation latency, worker cold start and peak memory (--json)"),

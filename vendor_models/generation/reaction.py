@@ -39,8 +39,8 @@ def load_partner(path: str | Path) -> Clip:
         raise GenerationError(ErrorCode.BAD_PARTNER, str(exc)) from exc
 
 
-def partner_window(partner: object, warnings: list[str]) -> Clip:
-    """The partner as a 30 fps one-person clip of 4·k + 1 frames (k token steps, 1 to 10 s)."""
+def partner_window(partner: object, warnings: list[str], longest: float = MAX_SECONDS) -> Clip:
+    """The partner as a 30 fps one-person clip of 4·k + 1 frames (k token steps, 1 s to ``longest``)."""
     if not isinstance(partner, Clip):
         raise GenerationError(ErrorCode.BAD_PARTNER, f"the partner must be a clip, got {type(partner).__name__}")
     if partner.num_people != 1:
@@ -54,9 +54,9 @@ def partner_window(partner: object, warnings: list[str]) -> Clip:
     if clip.num_frames - 1 < need:
         raise GenerationError(ErrorCode.BAD_PARTNER, f"the partner clip is too short: {clip.num_frames} frames, "
                               f"at least {need + 1} ({MIN_SECONDS:g} s at {FPS:g} fps) are needed")
-    rows = min(clip.num_frames - 1, int(MAX_SECONDS * FPS)) // FRAMES_PER_TOKEN * FRAMES_PER_TOKEN
-    if clip.num_frames - 1 > MAX_SECONDS * FPS:
-        warnings.append(f"the partner clip is longer than {MAX_SECONDS:g} s; only its first {MAX_SECONDS:g} s are used")
+    rows = min(clip.num_frames - 1, int(longest * FPS)) // FRAMES_PER_TOKEN * FRAMES_PER_TOKEN
+    if clip.num_frames - 1 > longest * FPS:
+        warnings.append(f"the partner clip is longer than {longest:g} s; only its first {longest:g} s are used")
     end = rows + 1
     return Clip(clip.positions[:end], clip.rotations[:end], clip.contacts[:end], FPS, dict(clip.meta))
 

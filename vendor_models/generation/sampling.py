@@ -5,7 +5,8 @@ sampled ones, then re-mask the least confident of the tokens sampled in this run
 ``cos(π/2 · t)`` stays masked (tokens kept once are never re-masked). Classifier-free guidance runs the
 conditional and unconditional (zero text) inputs in ONE batched forward pass. Sampling uses per-variation
 ``torch.Generator`` Gumbel noise, so variation ``v`` of seed ``s`` is the same whatever the batch.
-Reaction: person 1's tokens are given and stay fixed; only person 2 is decoded.
+Kept tokens: a ``known`` token map fixes every position that is not MASK, and only the MASK positions
+are filled in — a reaction (person 1 given), a regenerated stretch, the overlap of a long take's windows.
 """
 
 from __future__ import annotations
@@ -37,12 +38,14 @@ def gumbel_noise(shape: tuple[int, ...], generators: list[torch.Generator], devi
 @torch.inference_mode()
 def sample_tokens(model: InterMTransformer, text: torch.Tensor, steps_l: int, *, seeds: list[int],
                   steps: int = DEFAULT_STEPS, guidance: float = DEFAULT_GUIDANCE, top_k: float = DEFAULT_TOP_K,
-                  partner: torch.Tensor | None = None,
+                  partner: torch.Tensor | None = None, known: torch.Tensor | None = None,
                   progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> torch.Tensor:
     """Token maps ``[V, 2, G, steps_l]`` for ``V = len(seeds)`` variations.
 
-    ``text [V, Dt]`` is the condition per variation. ``partner [G, steps_l]`` (codes), when given, is
-    person 1, kept fixed. ``progress(step, steps)`` is called after each step; ``should_stop()`` before
+    ``text [V, Dt]`` is the condition per variation. ``known [2, G, steps_l]`` or ``[V, 2, G, steps_l]``,
+    when given, holds the tokens to keep, MASK (``config.mask_id``) where the model fills in; ``partner
+    [G, steps_l]`` (codes) is the reaction's short form of it: person 1 kept, person 2 all MASK.
+    ``progress(step, steps)`` is called after each step; ``should_stop()`` before
     each, raising :class:`Cancelled` when it returns True.
     """
     cfg = model.config
@@ -52,10 +55,13 @@ def sample_tokens(model: InterMTransformer, text: torch.Tensor, steps_l: int, *,
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     ids = torch.full((v, 2, g, steps_l), cfg.mask_id, dtype=torch.long, device=device)
-    free = torch.ones_like(ids, dtype=torch.bool)
     if partner is not None:
         ids[:, 0] = partner.to(device)
-        free[:, 0] = False
+    if known is not None:
+        if known.shape[-3:] != ids.shape[-3:] or known.ndim not in (3, 4):
+            raise ValueError(f"known tokens must be [2, {g}, {steps_l}] or [V, 2, {g}, {steps_l}], got {tuple(known.shape)}")
+        ids[:] = known.to(device)
+    free = ids == cfg.mask_id
     flat_free = free.reshape(v, -1)
     n_free = flat_free.sum(1)
     scores = torch.zeros(flat_free.shape, device=device).masked_fill(~flat_free, _KEPT)

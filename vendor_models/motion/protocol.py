@@ -2,7 +2,8 @@
 
 Every message is one JSON object on one line with a ``type`` and an ``id``. Requests name a job by
 their ``id``; every reply carries the id of the request it answers (``ready`` uses :data:`WORKER_ID`).
-Each ``generate``/``react`` request ends in exactly one ``result`` or ``error``; ``cancel`` names the
+Each job request (``generate``, ``react``, ``edit``, ``extend``) ends in exactly one ``result`` or
+``error``; ``cancel`` names the
 job to stop, which then ends with ``error`` code ``cancelled``. Arrays never travel in messages: clips
 are ``.npz`` files (see :mod:`clip`) whose paths the messages carry.
 """
@@ -17,7 +18,11 @@ from typing import Any, ClassVar
 
 WORKER_ID = "worker"
 MIN_SECONDS = 1.0
+#: One window of the model (InterHuman's longest clip); longer takes are sampled in overlapping windows.
 MAX_SECONDS = 10.0
+MAX_TAKE_SECONDS = 60.0
+#: Whose motion an ``edit`` regenerates.
+PERSONS = ("a", "b", "both")
 #: Clip lengths are whole token steps: the VQ-VAE downsamples time by 4.
 FRAMES_PER_TOKEN = 4
 MAX_PROMPT_CHARS = 400
@@ -46,6 +51,7 @@ class ErrorCode:
     BAD_PROMPT = "bad_prompt"
     BAD_SECONDS = "bad_seconds"
     BAD_PARTNER = "bad_partner"
+    BAD_CLIP = "bad_clip"
     CHECKPOINT = "checkpoint"
     BUSY = "busy"
     CANCELLED = "cancelled"
@@ -104,6 +110,10 @@ class SamplerSettings:
         return settings if settings.guidance is None else replace(settings, guidance=float(settings.guidance))
 
 
+#: seed 0, one variation, the model's own guidance and steps (a default argument, built once)
+DEFAULT_SAMPLER = SamplerSettings()
+
+
 def add_sampler_arguments(parser: argparse.ArgumentParser) -> None:
     """``--seed --variations --guidance --steps`` for every generating command (unset = the model's own)."""
     parser.add_argument("--seed", type=int, default=0, help="same seed, same motion")
@@ -113,9 +123,77 @@ def add_sampler_arguments(parser: argparse.ArgumentParser) -> None:
                         f"{DEFAULT_REACT_STEPS} for a reaction)")
 
 
+@dataclass(frozen=True)
+class Segment:
+    """One stretch of a long take's prompt timeline: ``prompt`` for ``seconds``."""
+
+    prompt: str
+    seconds: float
+
+
+def segments_from_json(data: object, job_id: str = "") -> list[Segment]:
+    """``[{"prompt": P, "seconds": S}, ...]`` or ``[[P, S], ...]`` → segments; anything else is a ``ProtocolError``."""
+    if not isinstance(data, list):
+        raise ProtocolError("'segments' must be a list of {prompt, seconds} objects", job_id=job_id)
+    segments = []
+    for item in data:
+        prompt, seconds = None, None
+        if isinstance(item, dict) and set(item) == {"prompt", "seconds"}:
+            prompt, seconds = item["prompt"], item["seconds"]
+        elif isinstance(item, list) and len(item) == 2:
+            prompt, seconds = item
+        if not isinstance(prompt, str) or isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise ProtocolError(f'segment {item!r} must be {{"prompt": text, "seconds": number}}', job_id=job_id)
+        segments.append(Segment(prompt, float(seconds)))
+    return segments
+
+
+def parse_segments(text: str) -> list[Segment]:
+    """A segments file: JSON (as :func:`segments_from_json` takes), or text with one ``SECONDS PROMPT``
+    line per segment (blank lines and lines starting with ``#`` skipped)::
+
+        12  two people dance salsa holding hands
+        8   the follow spins under the lead's arm
+    """
+    if text.lstrip().startswith(("[", "{")):
+        try:
+            return segments_from_json(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise ProtocolError(f"segments file is not valid JSON: {exc.msg} (line {exc.lineno})") from exc
+    segments = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        head, _, prompt = line.strip().partition(" ")
+        try:
+            seconds = float(head)
+        except ValueError:
+            raise ProtocolError(f"segments line {number} must be 'SECONDS PROMPT', got {line.strip()!r}") from None
+        segments.append(Segment(prompt.strip(), seconds))
+    return segments
+
+
+def fit_segments(segments: list[Segment], seconds: float) -> list[Segment]:
+    """``segments`` laid end to end over a take of ``seconds``: the last one that starts in time runs to
+    the end (so ``12 salsa`` + ``8 spin`` over 30 s spins from 12 s to 30 s); later ones are dropped."""
+    fitted: list[Segment] = []
+    start = 0.0
+    for segment in segments:
+        if start >= seconds:
+            break
+        fitted.append(segment)
+        start += segment.seconds
+    if fitted:
+        fitted[-1] = Segment(fitted[-1].prompt, seconds - (start - fitted[-1].seconds))
+    return fitted
+
+
 @dataclass
 class Generate(Message):
-    """Generate ``sampler.variations`` interactions for ``prompt`` (or per-person ``prompts`` [A, B])."""
+    """Generate ``sampler.variations`` interactions for ``prompt`` (or per-person ``prompts`` [A, B]).
+
+    Longer than ``MAX_SECONDS`` (up to ``MAX_TAKE_SECONDS``) is a long take sampled in windows;
+    ``segments``, when given, replace ``prompt`` and ``seconds`` with a prompt timeline."""
 
     TYPE: ClassVar[str] = "generate"
     prompt: str = ""
@@ -123,17 +201,52 @@ class Generate(Message):
     seconds: float = 6.0
     sampler: SamplerSettings = field(default_factory=SamplerSettings)
     out_dir: str = ""
+    segments: list[Segment] = field(default_factory=list)
 
 
 @dataclass
 class React(Message):
-    """Generate the partner of the one-person clip at ``partner`` (person A, kept fixed)."""
+    """Generate the partner of the one-person clip at ``partner`` (person A, kept fixed); a partner longer
+    than ``MAX_SECONDS`` is answered in windows (up to ``MAX_TAKE_SECONDS``), ``segments`` as for generate."""
 
     TYPE: ClassVar[str] = "react"
     prompt: str = ""
     partner: str = ""
     sampler: SamplerSettings = field(default_factory=SamplerSettings)
     out_dir: str = ""
+    segments: list[Segment] = field(default_factory=list)
+
+
+@dataclass
+class Edit(Message):
+    """Regenerate clip frames ``first``..``last`` (30 fps, inclusive) of ``person`` (a, b or both) in the
+    two-person clip file ``clip``; everything else is kept as it is. An empty ``prompt`` reuses the clip's."""
+
+    TYPE: ClassVar[str] = "edit"
+    clip: str = ""
+    first: int = 0
+    last: int = 0
+    person: str = "both"
+    prompt: str = ""
+    sampler: SamplerSettings = field(default_factory=SamplerSettings)
+    out_dir: str = ""
+
+
+@dataclass
+class Extend(Message):
+    """Continue the two-person clip file ``clip`` for ``seconds`` more, from its last seconds; an empty
+    ``prompt`` reuses the clip's."""
+
+    TYPE: ClassVar[str] = "extend"
+    clip: str = ""
+    seconds: float = 4.0
+    prompt: str = ""
+    sampler: SamplerSettings = field(default_factory=SamplerSettings)
+    out_dir: str = ""
+
+
+#: Every request that runs the model and ends in one ``result`` or ``error``.
+JobRequest = Generate | React | Edit | Extend
 
 
 def new_job_id() -> str:
@@ -142,12 +255,13 @@ def new_job_id() -> str:
 
 
 def job_request(prompt: str, sampler: SamplerSettings, out_dir: str, *, prompts: list[str] | None = None,
-                seconds: float = 6.0, partner: str = "") -> Generate | React:
+                seconds: float = 6.0, partner: str = "", segments: list[Segment] | None = None) -> Generate | React:
     """THE request builder of the panel and the command line: a reaction when ``partner`` names a clip file."""
     if partner:
-        return React(new_job_id(), prompt=prompt, partner=partner, sampler=sampler, out_dir=out_dir)
+        return React(new_job_id(), prompt=prompt, partner=partner, sampler=sampler, out_dir=out_dir,
+                     segments=list(segments or []))
     return Generate(new_job_id(), prompt=prompt, prompts=list(prompts or []), seconds=float(seconds), sampler=sampler,
-                    out_dir=out_dir)
+                    out_dir=out_dir, segments=list(segments or []))
 
 
 @dataclass
@@ -209,9 +323,9 @@ class Error(Message):
 
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
-    cls.TYPE: cls for cls in (Generate, React, Cancel, Unload, Shutdown, Ready, Progress, Result, Error)
+    cls.TYPE: cls for cls in (Generate, React, Edit, Extend, Cancel, Unload, Shutdown, Ready, Progress, Result, Error)
 }
-REQUEST_TYPES = frozenset({"generate", "react", "cancel", "unload", "shutdown"})
+REQUEST_TYPES = frozenset({"generate", "react", "edit", "extend", "cancel", "unload", "shutdown"})
 
 
 def parse(line: str) -> Message:
@@ -235,6 +349,8 @@ def parse(line: str) -> Message:
         raise ProtocolError(f"{kind}: unknown fields {sorted(unknown)}", job_id=job_id)
     if "sampler" in data:
         data = dict(data, sampler=SamplerSettings.from_json(data["sampler"], job_id))
+    if "segments" in data:
+        data = dict(data, segments=segments_from_json(data["segments"], job_id))
     try:
         message = cls(**{k: v for k, v in data.items() if k != "type"})
     except TypeError as exc:
@@ -246,7 +362,7 @@ def parse(line: str) -> Message:
 def _check_types(message: Message, data: dict[str, Any], job_id: str) -> None:
     defaults = type(message)(id=job_id)
     for name, value in data.items():
-        if name in ("type", "id", "sampler"):
+        if name in ("type", "id", "sampler", "segments"):
             continue
         expected = type(getattr(defaults, name))
         ok = isinstance(value, expected) or (expected is float and isinstance(value, int))

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from .. import __version__
-from ..generation.reaction import load_partner
 from ..motion.clip_file import Clip
 from ..motion.protocol import (
     REQUEST_TYPES,
@@ -32,7 +31,7 @@ from ..motion.protocol import (
     Cancel,
     Error,
     ErrorCode,
-    Generate,
+    JobRequest,
     Message,
     Progress,
     ProtocolError,
@@ -187,7 +186,7 @@ class Worker:
                 self._cancel(message.id)
             elif isinstance(message, Shutdown):
                 break
-            elif isinstance(message, (Generate, React)):
+            elif isinstance(message, JobRequest):
                 job, held = self.state.accept(message)
                 if job is not None:
                     self.inbox.put(job)
@@ -239,25 +238,22 @@ class Worker:
                 if self.state.finish(message):
                     self.channel.send(reply)
 
-    def run_job(self, job: Generate | React, should_stop: Callable[[], bool]) -> Message:
+    def run_job(self, job: JobRequest, should_stop: Callable[[], bool]) -> Message:
         """One job → its ``result`` or ``error``; no exception escapes, so the worker lives on.
 
         Input is validated by the generator (one place for every front end), so the model loads first.
         """
         started = time.perf_counter()
         try:
-            partner = load_partner(job.partner) if isinstance(job, React) else None
+            from ..generation.jobs import run_request
+
             folder = out_folder(job)
             model, load_s = self.slot.get(should_stop)
 
             def progress(step: int, total: int, stage: str) -> None:
                 self.channel.send(Progress(job.id, step=int(step), total=int(total), stage=str(stage)))
 
-            if isinstance(job, Generate):
-                output = model.generate(job.prompt, prompts=job.prompts or None, seconds=job.seconds,
-                                        sampler=job.sampler, progress=progress, should_stop=should_stop)
-            else:
-                output = model.react(partner, job.prompt, sampler=job.sampler, progress=progress, should_stop=should_stop)
+            output = run_request(model, job, progress, should_stop)
             if should_stop():
                 raise JobError(ErrorCode.CANCELLED, "cancelled")
             write_started = time.perf_counter()
@@ -274,16 +270,16 @@ class Worker:
             return Error(job.id, error.code, error.message)
 
 
-def _stem(job: Generate | React) -> str:
+def _stem(job: JobRequest) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", job.id)[:64] or "job"
 
 
-def _unwritable(job: Generate | React, exc: OSError) -> JobError:
+def _unwritable(job: JobRequest, exc: OSError) -> JobError:
     where = job.out_dir or "a temporary folder"
     return JobError(ErrorCode.BAD_REQUEST, f"cannot write clips to {where}: {exc.strerror or exc}")
 
 
-def out_folder(job: Generate | React) -> Path:
+def out_folder(job: JobRequest) -> Path:
     """The job's ``out_dir`` (created) or a fresh temporary folder, checked before any model work."""
     try:
         folder = Path(job.out_dir) if job.out_dir else Path(tempfile.mkdtemp(prefix=f"intermask-{_stem(job)}-"))
@@ -295,7 +291,7 @@ def out_folder(job: Generate | React) -> Path:
     return folder
 
 
-def save_clips(clips: list[Clip], job: Generate | React, folder: Path) -> list[str]:
+def save_clips(clips: list[Clip], job: JobRequest, folder: Path) -> list[str]:
     """Write one ``.npz`` per variation, named after the job id."""
     try:
         return [str(clip.save(folder / f"{_stem(job)}_{k + 1}.npz").resolve()) for k, clip in enumerate(clips)]

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from ..motion.protocol import Generate, Message, React
+from ..motion.protocol import JobRequest, Message
 
 
 class Channel:
@@ -35,9 +35,9 @@ class Channel:
 
 @dataclass(eq=False)
 class Job:
-    """An accepted ``generate``/``react`` request, its own cancel flag, and whether it was answered."""
+    """An accepted job request (generate, react, edit, extend), its own cancel flag, and whether it was answered."""
 
-    request: Generate | React
+    request: JobRequest
     cancel: threading.Event = field(default_factory=threading.Event)
     answered: bool = False
 
@@ -54,7 +54,7 @@ class JobState:
         self._lock = threading.Lock()
         self.held: Job | None = None
 
-    def accept(self, request: Generate | React) -> tuple[Job | None, Job | None]:
+    def accept(self, request: JobRequest) -> tuple[Job | None, Job | None]:
         """(the new job, None), or (None, the job still held) when the caller must be told busy."""
         with self._lock:
             if self.held is not None:
