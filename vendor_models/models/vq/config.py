@@ -88,7 +88,7 @@ PRESETS: dict[str, VQPreset] = {
     # (pelvis-relative) from 114 to 176 mm, so its capacity was spent on learning each pose at each place.
     "small_long": VQPreset(
         model=VQConfig(dropout=0.0, root_relative=True),
-        train=VQTrainConfig(steps=12000, lr=3e-4, warmup_steps=100, milestones=(0.7, 0.85), save_every=100,
+        train=VQTrainConfig(steps=12000, lr=6e-4, warmup_steps=100, milestones=(0.7, 0.85), save_every=100,
                             eval_every=250, report_every=500),
     ),
     "paper": VQPreset(
