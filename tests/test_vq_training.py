@@ -24,7 +24,7 @@ from vendor_models.models.vq.config import VQConfig, VQPreset, VQTrainConfig
 from vendor_models.models.vq.persist import load_vq
 from vendor_models.training import train_vq
 from vendor_models.training.datasets import WindowSet, feature_stats, person_sequences
-from vendor_models.training.vq_progress import projection
+from vendor_models.training.vq_progress import projection, report_curve
 from vendor_models.training.vq_report import HeldOutReport
 
 torch.set_num_threads(1)
@@ -153,16 +153,17 @@ def test_intermask_train_vq_reaches_the_trainer(tmp_path: Path, capsys: pytest.C
     """The command-line path (``intermask train vq``) imports the trainer from vendor_models.training."""
     from vendor_models.cli.main import main
     assert main(["train", "vq", "--progress", str(tmp_path)]) == 0
-    assert "no held-out reports yet" in capsys.readouterr().out
+    assert "nothing logged yet" in capsys.readouterr().out
 
 
 def test_projection_fits_the_later_reports_and_says_when_it_cannot() -> None:
-    def reports(errors: list[float]) -> list[dict[str, Any]]:
-        return [{"step": 500 * (i + 1), "wall_s": 1500.0 * (i + 1), "test": {"mpjpe_mm": e}} for i, e in enumerate(errors)]
+    def reports(errors: list[float]) -> list[tuple[int, float, float]]:
+        return report_curve([{"step": 500 * (i + 1), "wall_s": 1500.0 * (i + 1), "test": {"mpjpe_mm": e}}
+                             for i, e in enumerate(errors)])
     falling = [130.0 - 10.0 * np.log(500 * (i + 1)) + 62.0 for i in range(6)]     # 130 - 10 ln(step/e^6.2)
     guess = projection(reports(falling))
     assert guess["status"] == "projected" and guess["seconds_per_step"] == pytest.approx(3.0)
     assert guess["step"] == pytest.approx(np.exp((130.0 + 62.0 - 70.0) / 10.0), rel=1e-6)
     assert projection(reports([120.0, 110.0, 111.0, 112.0]))["status"].startswith("not reached")
     assert projection(reports([90.0, 75.0, 69.0]))["status"] == "reached"
-    assert projection(reports([90.0]))["status"] == "too few reports to fit"
+    assert projection(reports([90.0]))["status"] == "too few points to fit"

@@ -2,9 +2,10 @@
 
 Why: the long runs are resumed across sessions and watched by people who did not start them; this reads
 only the run folder (``log.jsonl``, ``report.jsonl``), so it works while the run trains.
-The projection fits MPJPE = a + b·ln(step) to the later half of the held-out reports (error curves of
-these runs flatten roughly logarithmically) and converts the step where it meets the target into wall
-time at the run's recent speed. It is an extrapolation and says so; a flat or rising fit says "not reached".
+The projection fits MPJPE = a + b·ln(step) to the later half of a curve (error curves of these runs
+flatten roughly logarithmically) and converts the step where it meets the target into wall time at the
+run's recent speed; it is made for the held-out pair windows (the target's own measure) and for the
+loop's val windows (more points, earlier). It is an extrapolation and says so; a flat or rising fit says "not reached".
 """
 
 from __future__ import annotations
@@ -26,17 +27,28 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def projection(reports: list[dict[str, Any]], split: str = "test", target: float = TARGET_MM) -> dict[str, Any]:
-    """Step and wall hours at which the fitted curve reaches ``target`` mm, from the later half of the reports."""
-    points = [(r["step"], r["wall_s"], r[split]["mpjpe_mm"]) for r in reports if r["step"] > 0]
+def report_curve(reports: list[dict[str, Any]], split: str = "test") -> list[tuple[int, float, float]]:
+    """(step, wall s, MPJPE mm) of the held-out pair windows of one split."""
+    return [(r["step"], r["wall_s"], r[split]["mpjpe_mm"]) for r in reports]
+
+
+def selection_curve(log: list[dict[str, Any]]) -> list[tuple[int, float, float]]:
+    """(step, wall s, MPJPE mm) of the training loop's val windows (64 frames, singles included)."""
+    return [(r["step"], r["wall_s"], r["val_mpjpe_mm"]) for r in log if "val_mpjpe_mm" in r]
+
+
+def projection(curve: list[tuple[int, float, float]], target: float = TARGET_MM) -> dict[str, Any]:
+    """Step and hours from the last point at which MPJPE = a + b·ln(step), fitted to the later half of
+    ``curve``, reaches ``target`` mm; the speed is that of the same later half."""
+    points = [p for p in curve if p[0] > 0]
     if len(points) < 3:
-        return {"status": "too few reports to fit"}
+        return {"status": "too few points to fit"}
     steps, walls, errors = (np.array(v, dtype=float) for v in zip(*points))
     recent = slice(len(steps) // 2, None)
     slope, intercept = np.polyfit(np.log(steps[recent]), errors[recent], 1)
     seconds_per_step = float((walls[-1] - walls[recent][0]) / max(steps[-1] - steps[recent][0], 1))
     fit = {"mm_per_ln_step": round(float(slope), 2), "seconds_per_step": round(seconds_per_step, 2),
-           "latest_mm": round(float(errors[-1]), 1)}
+           "latest_mm": round(float(errors[-1]), 1), "latest_step": int(steps[-1])}
     if errors[-1] <= target:
         return {**fit, "status": "reached", "step": int(steps[errors <= target][0])}
     if slope >= 0:
@@ -86,8 +98,10 @@ def plot(run: Path, reports: list[dict[str, Any]], log: list[dict[str, Any]], ta
 def summarise(run: Path) -> str:
     """The table, the projection and the plot of a run folder, as text for the terminal."""
     reports, log = read_jsonl(run / "report.jsonl"), read_jsonl(run / "log.jsonl")
-    if not reports:
-        return f"{run}: no held-out reports yet ({len(log)} log rows)"
-    text = [table(reports), "projection to 70 mm (test): " + json.dumps(projection(reports))]
+    if not reports and not log:
+        return f"{run}: nothing logged yet"
+    text = [table(reports)] if reports else [f"{run}: no held-out reports yet"]
+    text.append(f"projection to {TARGET_MM:.0f} mm, test pair windows: " + json.dumps(projection(report_curve(reports))))
+    text.append(f"projection to {TARGET_MM:.0f} mm, loop val windows:  " + json.dumps(projection(selection_curve(log))))
     text.append(f"plot: {plot(run, reports, log)}")
     return "\n".join(text)
