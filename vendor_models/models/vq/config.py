@@ -85,7 +85,8 @@ PRESETS: dict[str, VQPreset] = {
     # shipped VQ-VAE underfits: 111 mm on training pair windows vs 116 on test), warm-started from the shipped
     # weights (``--init``), a long schedule at a lower rate, and the held-out ``intermask eval`` row every 500
     # steps. Why root-relative: moving test windows 1 m sideways raised the shipped model's pose error
-    # (pelvis-relative) from 114 to 176 mm, so its capacity was spent on learning each pose at each place.
+    # (pelvis-relative) from 114 to 176 mm: it learnt each pose at each place. (The absolute pelvis channel
+    # still reaches the whole trunk, so this network is not place-free either: 133 → 196 mm at step 250.)
     "small_long": VQPreset(
         model=VQConfig(dropout=0.0, root_relative=True),
         train=VQTrainConfig(steps=12000, lr=6e-4, warmup_steps=100, milestones=(0.7, 0.85), save_every=100,
