@@ -203,6 +203,8 @@ def main(argv: list[str]) -> int:
         with (out / name).open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
 
+    if report is not None and step == 0:                    # where the curve starts (the --init model, or noise)
+        append("report.jsonl", {"step": 0, "wall_s": 0.0, **report(model)})
     model.train()
     start = time.perf_counter() - wall
     progress = step / tcfg.steps

@@ -81,7 +81,7 @@ def plot(run: Path, reports: list[dict[str, Any]], log: list[dict[str, Any]], ta
     for split, colour in (("val", "tab:blue"), ("test", "tab:red")):
         steps = [r["step"] for r in reports]
         ax.plot(steps, [r[split]["mpjpe_mm"] for r in reports], "o-", color=colour, label=f"{split} pairs, MPJPE")
-        ax.plot(steps, [r[split]["root_mm"] for r in reports], "--", color=colour, label=f"{split} pairs, root")
+        ax.plot(steps, [r[split]["root_mm"] for r in reports], "x--", color=colour, label=f"{split} pairs, root")
         ax_fid.plot(steps, [r[split]["fid"] for r in reports], "o-", color=colour, label=f"{split} recon. FID")
     ax.axhline(target, color="k", lw=0.8, label=f"target {target:.0f} mm")
     ax.set(xlabel="step", ylabel="mm", title=f"VQ-VAE held-out error ({run.name})")
