@@ -39,12 +39,12 @@ def selection_curve(log: list[dict[str, Any]]) -> list[tuple[int, float, float]]
 
 def projection(curve: list[tuple[int, float, float]], target: float = TARGET_MM) -> dict[str, Any]:
     """Step and hours from the last point at which MPJPE = a + b·ln(step), fitted to the later half of
-    ``curve``, reaches ``target`` mm; the speed is that of the same later half."""
+    ``curve`` (at least 3 points), reaches ``target`` mm; the speed is that of the same points."""
     points = [p for p in curve if p[0] > 0]
     if len(points) < 3:
         return {"status": "too few points to fit"}
     steps, walls, errors = (np.array(v, dtype=float) for v in zip(*points))
-    recent = slice(len(steps) // 2, None)
+    recent = slice(min(len(steps) // 2, len(steps) - 3), None)     # the later half, at least 3 points
     slope, intercept = np.polyfit(np.log(steps[recent]), errors[recent], 1)
     seconds_per_step = float((walls[-1] - walls[recent][0]) / max(steps[-1] - steps[recent][0], 1))
     fit = {"mm_per_ln_step": round(float(slope), 2), "seconds_per_step": round(seconds_per_step, 2),
