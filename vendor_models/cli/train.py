@@ -11,5 +11,5 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in TRAINERS:
         print("usage: intermask train {vq|transformer} [--config small|paper] [--steps N] [--out DIR] [--resume]")
         return 0 if argv and argv[0] in ("-h", "--help") else 2
-    module = importlib.import_module(f".{TRAINERS[argv[0]]}", __package__)
+    module = importlib.import_module(f"..training.{TRAINERS[argv[0]]}", __package__)
     return int(module.main(argv[1:]) or 0)

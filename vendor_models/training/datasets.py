@@ -71,7 +71,7 @@ class WindowSet:
     window: int
 
     @classmethod
-    def build(cls, sequences: list[np.ndarray], mean: np.ndarray, std: np.ndarray, window: int, stride: int) -> "WindowSet":
+    def build(cls, sequences: list[np.ndarray], mean: np.ndarray, std: np.ndarray, window: int, stride: int) -> WindowSet:
         if window % FRAMES_PER_TOKEN:
             raise ValueError(f"window must be a multiple of {FRAMES_PER_TOKEN} frames, got {window}")
         normalised = [((s - mean) / std).astype(np.float32) for s in sequences if len(s) >= window]

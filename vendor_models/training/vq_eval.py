@@ -39,7 +39,7 @@ def evaluate_vq(model: VQVAE, windows: WindowSet, batch_size: int = 64) -> dict[
     return {
         "mpjpe_mm": float(per_window.mean()),
         "mpjpe_mm_median_window": float(np.median(per_window)),
-        "windows": int(len(per_window)),
+        "windows": len(per_window),
         "codes_used_fraction": float((counts > 0).float().mean()),
         "code_perplexity": perplexity,
     }

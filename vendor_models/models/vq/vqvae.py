@@ -22,6 +22,8 @@ from .quantizer import EMAQuantizer, QuantizerOutput
 
 CONTACT_SLICE = CONTACT
 TOKEN_JOINTS = 5
+#: metres; the spread of a joint around the pelvis, so root-relative offsets enter at about unit scale
+RELATIVE_SCALE = 0.3
 
 
 def _channel_index() -> torch.Tensor:
@@ -89,16 +91,39 @@ class VQVAE(nn.Module):
         if feats.shape[1] == 0 or feats.shape[1] % FRAMES_PER_TOKEN:
             raise ValueError(f"frame count must be a positive multiple of {FRAMES_PER_TOKEN}, got {feats.shape[1]}")
 
+    def _position_stats(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-joint position mean and std [22, 3], and each joint's mean offset from the pelvis."""
+        mean, std = self.mean[POS].view(NUM_JOINTS, 3), self.std[POS].view(NUM_JOINTS, 3)
+        return mean, std, mean - mean[:1]
+
+    def _to_relative(self, positions: torch.Tensor) -> torch.Tensor:
+        """Normalised absolute positions [..., 22, 3] → pelvis unchanged, other joints as scaled offsets
+        from the pelvis minus their mean offset (E[p_j - p_0] = mean_j - mean_0 exactly)."""
+        mean, std, offset = self._position_stats()
+        metres = positions * std + mean
+        relative = (metres - metres[..., :1, :] - offset) / RELATIVE_SCALE
+        return torch.cat([positions[..., :1, :], relative[..., 1:, :]], dim=-2)
+
+    def _to_absolute(self, positions: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`_to_relative`."""
+        mean, std, offset = self._position_stats()
+        root = positions[..., :1, :] * std[:1] + mean[:1]
+        absolute = (root + positions * RELATIVE_SCALE + offset - mean) / std
+        return torch.cat([positions[..., :1, :], absolute[..., 1:, :]], dim=-2)
+
     def to_channels(self, feats: torch.Tensor) -> torch.Tensor:
         """[B, T, 262] → [B, 12, 22, T] (zero 6D for the root)."""
         padded = torch.cat([feats, feats.new_zeros(*feats.shape[:-1], 1)], dim=-1)
         gathered = padded[..., self.channel_index]            # -1 picks the appended zero
+        if self.cfg.root_relative:
+            gathered = torch.cat([self._to_relative(gathered[..., 0:3]), gathered[..., 3:]], dim=-1)
         return gathered.permute(0, 3, 2, 1)
 
     def from_channels(self, channels: torch.Tensor, contact_logits: torch.Tensor) -> torch.Tensor:
         """[B, 12, 22, T] + contact logits [B, T, 4] → normalised [B, T, 262]."""
         per_joint = channels.permute(0, 3, 2, 1)              # [B, T, 22, 12]
-        positions = per_joint[..., 0:3].flatten(-2)
+        positions = per_joint[..., 0:3]
+        positions = (self._to_absolute(positions) if self.cfg.root_relative else positions).flatten(-2)
         velocities = per_joint[..., 3:6].flatten(-2)
         rotations = per_joint[:, :, 1:, 6:12].flatten(-2)
         probability = torch.sigmoid(contact_logits)
