@@ -3,8 +3,8 @@ through ``bpy.app.timers`` so Blender's real event loop (redraws, timers, the wo
 
 generate → progress → preview → apply → react on the baked armature → apply → cancel → unload → quit.
 Each job starts once the 3D view has settled after the step before it (see ``SETTLED_AFTER``), so its
-main-loop gaps are its own. After each stage the panel's status line (``scene.intermask.status``, what the sidebar draws) is checked
-and a screenshot is taken. ``result.json`` in ``INTERMASK_GUI_OUT`` tells the runner what happened: the
+main-loop gaps are its own. After each stage the panel's status line (``scene.intermask.status``, what
+the sidebar draws) is checked and a screenshot is taken. ``result.json`` in ``INTERMASK_GUI_OUT`` tells the runner what happened: the
 stages, the statuses, any failure, the worker's process id and the main-loop gaps with their parts.
 """
 
@@ -228,6 +228,7 @@ class Drive:
             "longest_addon_callback_ms": round(self.meter.longest_callback * 1000, 2),
             "addon_tick_stats": vars(self.job.stats()),
             "frame_changes": self.meter.frame_changes,
+            "job_viewport_redraws": self.meter.job_redraws,
             "largest_job_gap_ms": {s: round(g.seconds * 1000, 1) for s in STAGES
                                    if (g := self.meter.largest(s, busy=True)) is not None},
             "gap_report": self.meter.report(STAGES),
