@@ -61,6 +61,7 @@ class Meter:
         self.longest_callback = 0.0
         self.frame_changes = 0
         self.job_redraws: dict[str, int] = {}  #: viewport redraws per stage while a job runs
+        self.last_viewport_redraw = 0.0  #: when the 3D view last finished drawing (perf_counter)
         self._last = self.origin = time.perf_counter()
         self._open: dict[str, float] = {}
         self._handles: list[tuple[Any, Any, str]] = []
@@ -117,8 +118,10 @@ class Meter:
                 self.record(kind, began, time.perf_counter())
             if kind == "frame change":
                 self.frame_changes += 1
-            if kind == "viewport redraw" and self.busy():
-                self.job_redraws[self.stage] = self.job_redraws.get(self.stage, 0) + 1
+            if kind == "viewport redraw":
+                self.last_viewport_redraw = time.perf_counter()
+                if self.busy():
+                    self.job_redraws[self.stage] = self.job_redraws.get(self.stage, 0) + 1
         return closed
 
     def watch_redraws(self) -> None:

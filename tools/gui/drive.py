@@ -2,8 +2,9 @@
 through ``bpy.app.timers`` so Blender's real event loop (redraws, timers, the worker's polling) runs.
 
 generate → progress → preview → apply → react on the baked armature → apply → cancel → unload → quit.
-After each stage the panel's status line (``scene.intermask.status``, what the sidebar draws) is checked
-and a screenshot is taken. ``result.json`` in ``INTERMASK_GUI_OUT`` tells the runner what happened: the
+Each job starts once the 3D view has settled after the step before it (see ``SETTLED_AFTER``), so its
+main-loop gaps are its own. After each stage the panel's status line (``scene.intermask.status``, what
+the sidebar draws) is checked and a screenshot is taken. ``result.json`` in ``INTERMASK_GUI_OUT`` tells the runner what happened: the
 stages, the statuses, any failure, the worker's process id and the main-loop gaps with their parts.
 """
 
@@ -31,6 +32,11 @@ from blender_timing import Meter
 OUT = Path(os.environ["INTERMASK_GUI_OUT"])
 WORKER_PYTHON = os.environ["INTERMASK_GUI_WORKER"]
 STAGE_TIMEOUT = 90.0
+#: The 3D view has settled when it has not redrawn for this long. Any change to what it shows (the view,
+#: a bake, a selection) is followed by one redraw per viewport anti-aliasing sample (8 by default, each
+#: 1-2 s with software GL under load): a job started within that would be charged the previous step's redraws.
+SETTLED_AFTER = 1.5
+SETTLE_TIMEOUT = 40.0
 STAGES = ["generate", "preview", "apply", "react", "react apply", "cancel", "unload"]
 Steps = Iterator[float]
 
@@ -52,6 +58,7 @@ class Drive:
         self.job = addon_module("client.job")
         self.meter = Meter(self.job.busy)
         self.statuses: dict[str, list[str]] = {}
+        self.status_times: list[tuple[float, str]] = []  #: when the drive first saw each status (to match gaps)
         self.shots: list[str] = []
         self.worker_pids: set[int] = set()
         self.failure = ""
@@ -95,6 +102,7 @@ class Drive:
         status = self.settings.status
         if not seen or seen[-1] != status:
             seen.append(status)
+            self.status_times.append((round(time.perf_counter() - self.meter.origin, 3), status))
         client = self.job._State.client
         if client is not None and client.pid is not None:
             self.worker_pids.add(client.pid)
@@ -109,6 +117,15 @@ class Drive:
             yield 0.05
         self.note_status(stage)
 
+    def settle(self, stage: str) -> Steps:
+        """Wait until the 3D view has stopped redrawing after the previous step, as an animator looks at
+        the scene before pressing the next button."""
+        began = time.perf_counter()
+        while time.perf_counter() - max(self.meter.last_viewport_redraw, began) < SETTLED_AFTER:
+            if time.perf_counter() - began > SETTLE_TIMEOUT:
+                raise DriveError(f"{stage}: the 3D view kept redrawing for {SETTLE_TIMEOUT:.0f} s before the job")
+            yield 0.1
+
     def expect(self, stage: str, pattern: str) -> None:
         status, error = self.settings.status, self.settings.status_is_error
         if error or not re.search(pattern, status):
@@ -118,6 +135,7 @@ class Drive:
         """Press Generate, watch the progress bar move (screenshot while it does), optionally press Cancel
         once the sampler reports progress, and wait for the job to end with ``final`` as the status."""
         self.meter.stage = stage
+        yield from self.settle(stage)
         self.settings.status = ""
         if self.press("generate") != {"FINISHED"}:
             raise DriveError(f"{stage}: Generate was refused: {self.settings.status!r}")
@@ -204,11 +222,13 @@ class Drive:
     # running ------------------------------------------------------------------------------------------
     def write_result(self) -> None:
         result = {
-            "failure": self.failure, "statuses": self.statuses, "shots": self.shots,
+            "failure": self.failure, "statuses": self.statuses, "status_times": self.status_times,
+            "shots": self.shots,
             "worker_pids": sorted(self.worker_pids), "blender": bpy.app.version_string,
             "longest_addon_callback_ms": round(self.meter.longest_callback * 1000, 2),
             "addon_tick_stats": vars(self.job.stats()),
             "frame_changes": self.meter.frame_changes,
+            "job_viewport_redraws": self.meter.job_redraws,
             "largest_job_gap_ms": {s: round(g.seconds * 1000, 1) for s in STAGES
                                    if (g := self.meter.largest(s, busy=True)) is not None},
             "gap_report": self.meter.report(STAGES),

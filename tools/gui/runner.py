@@ -26,6 +26,10 @@ from .rootfs import RootError, chroot_command, default_root, ensure_root, system
 
 HERE = Path(__file__).resolve().parent
 BLENDER_TIMEOUT = 480
+#: Jobs that change nothing in the scene: the 3D view must not redraw while they run. (React's reading of
+#: its partner links it into a temporary scene and back, and each such change is followed by one viewport
+#: redraw per anti-aliasing sample, so React is not held to this.)
+NO_VIEWPORT_REDRAW_STAGES = ("generate", "cancel")
 SCREEN = (1600, 1000)
 #: The start file: the default scene without its cube, saved so Blender opens it (and skips the splash).
 START_SCRIPT = ("import bpy, sys; cube = bpy.data.objects.get('Cube'); cube and bpy.data.objects.remove(cube); "
@@ -122,6 +126,11 @@ def drive_blender(root: Path, run_dir: Path, zip_path: Path, worker: Path, outco
     result: dict[str, Any] = json.loads(result_file.read_text())
     if result.get("failure"):
         outcome.problems.append(f"the drive failed: {str(result['failure']).strip().splitlines()[-1]}")
+    redraws = dict(result.get("job_viewport_redraws", {}))
+    for stage in NO_VIEWPORT_REDRAW_STAGES:
+        if redraws.get(stage):
+            outcome.problems.append(f"{stage}: the 3D view redrew {redraws[stage]}× during a job that changes "
+                                    "nothing in the scene (a 1-2 s pause each with software GL)")
     return result
 
 
