@@ -77,8 +77,13 @@ def make_root(root: Path) -> None:
     """debootstrap trixie into ``root`` and install Blender and Xvfb; a failure removes the half-made root."""
     if os.geteuid() != 0:
         raise RootError("making the GUI root needs root (debootstrap and chroot); run as root")
-    if shutil.which("debootstrap") is None:
-        raise RootError("debootstrap is not installed: apt-get install debootstrap")
+    if shutil.which("debootstrap") is None:  # a fresh machine (CI's clean one) has none: the set-up installs it
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "debootstrap"]):
+            print("+", " ".join(cmd), flush=True)
+            if subprocess.run(cmd, env=env, check=False).returncode != 0:
+                raise RootError("debootstrap is not installed and `apt-get install debootstrap` failed "
+                                "(see the output above); is a Debian mirror reachable from this machine?")
     refuse_if_mounted(root)
     if root.exists():
         remove_root(root)  # a half-made root from an interrupted set-up
