@@ -64,6 +64,11 @@ def test_a_stretch_outside_the_animation_or_without_two_rigs_is_refused() -> Non
         with pytest.raises(UsageError, match=re.escape(message)):
             stretch.read_people(scene, rigs, frames)
     assert stretch.read_people(scene, people, STRETCH).clip_frames(STRETCH) == (30, 59)
+    scene.intermask.prompt = ""
+    with pytest.raises(RuntimeError, match="its prompt, or the panel's, is empty"):  # the operator's report
+        bpy.ops.intermask.regenerate_stretch()
+    assert scene.intermask.status_is_error
+    assert all(obj.animation_data.action.name.startswith("salsa") for obj in people)
     scene.render.fps = 60  # scene frames at 60 fps are half a clip frame each
     assert stretch.read_people(scene, people, STRETCH).clip_frames(STRETCH) == (15, 30)
 

@@ -49,6 +49,17 @@ def stretch_armatures(context: bpy.types.Context) -> list[bpy.types.Object]:
     return selected
 
 
+def _prompt(context: bpy.types.Context) -> str:
+    """The stretch's prompt, else the applied result's, else the panel's (a read-back clip has none)."""
+    settings = context.scene.intermask
+    prompt = context.scene.intermask_stretch.prompt.strip() or settings.result_prompt.strip()
+    if not prompt:
+        prompt = properties.prompts_of(settings)[0]
+    if not prompt:
+        raise UsageError("Say what happens in the stretch: its prompt, or the panel's, is empty")
+    return prompt
+
+
 class INTERMASK_OT_regenerate_stretch(bpy.types.Operator):
     """Regenerate the frame range on the two people's armatures, keeping every key outside it; one undo step reverts it"""
 
@@ -67,6 +78,7 @@ class INTERMASK_OT_regenerate_stretch(bpy.types.Operator):
         sampler = replace(properties.sampler_settings(settings), variations=1)
         window = context.window_manager
         try:
+            prompt = _prompt(context)
             armatures = stretch_armatures(context)
             source = stretch.read_people(scene, armatures, frames)
             config = preferences.worker_config(context)
@@ -75,13 +87,13 @@ class INTERMASK_OT_regenerate_stretch(bpy.types.Operator):
             try:
                 with tempfile.TemporaryDirectory(prefix=job.JOB_FOLDER_PREFIX) as folder:
                     request = stretch.edit_request(source, frames, Path(folder), person=wanted.person,
-                                                   prompt=wanted.prompt.strip(), sampler=sampler)
+                                                   prompt=prompt, sampler=sampler)
                     result = run_job(client, request, lambda p: window.progress_update(p.step / max(p.total, 1)))
                     edited = clipmod.Clip.load(result.clips[0])
             finally:
                 window.progress_end()
                 client.shutdown()
-            name = f"{wanted.prompt.strip() or 'regenerated'} {frames[0]}-{frames[1]}"
+            name = f"{prompt} {frames[0]}-{frames[1]}"
             actions = stretch.splice_stretch(scene, armatures, edited, source, frames, name, wanted.person)
         except USER_ERRORS as exc:
             settings.status, settings.status_is_error = str(exc), True
