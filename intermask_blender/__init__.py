@@ -35,9 +35,18 @@ def _modules() -> list[ModuleType]:
     from .client import job
     from .rigs import bonemap
     from .ui import bonemap_panel as bonemap_ui
-    from .ui import model_choice, operators, panel, preferences, properties, status_line
+    from .ui import (
+        model_choice,
+        operators,
+        panel,
+        preferences,
+        properties,
+        status_line,
+        stretch_panel,
+    )
 
-    return [properties, bonemap, model_choice, preferences, job, operators, status_line, bonemap_ui, panel]
+    return [properties, bonemap, model_choice, preferences, job, operators, status_line, bonemap_ui, panel,
+            stretch_panel]
 
 
 def register() -> None:

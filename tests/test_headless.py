@@ -66,7 +66,7 @@ def inspect(blend: Path) -> dict:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["generate", "x", "--seconds", "30", "--out", "a.blend"], "--seconds must be within 1-10, not 30"),
+    (["generate", "x", "--seconds", "61", "--out", "a.blend"], "--seconds must be within 1-60, not 61"),
     (["generate", "x", "--out", "a.txt"], "--out must name a .blend file"),
     (["generate", "x", "--out", "a.blend", "--rig", "mannequin", "--rig", "rigify", "--rig", "rigify"],
      "at most two --rig"),

@@ -16,7 +16,10 @@ import bpy
 import numpy as np
 
 SLOTTED = bpy.app.version >= (4, 4, 0)
-_LINEAR = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value  # type: ignore[attr-defined]
+_KEY = bpy.types.Keyframe.bl_rna.properties
+LINEAR = _KEY["interpolation"].enum_items["LINEAR"].value  # type: ignore[attr-defined]
+#: Handles of keys written next to copied Bézier keys: Blender's default for new keys.
+AUTO_CLAMPED = _KEY["handle_left_type"].enum_items["AUTO_CLAMPED"].value  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -60,41 +63,98 @@ def _fcurve_collection(action: Any, obj: Any) -> tuple[Any, Any]:
     return strip.channelbag(slot, ensure=True), slot
 
 
-def _new_fcurve(container: Any, channel: Channel, groups: dict[str, Any]) -> Any:
+def _new_fcurve(container: Any, data_path: str, index: int, group: str, groups: dict[str, Any]) -> Any:
     if not SLOTTED:
-        return container.new(channel.data_path, index=channel.index, action_group=channel.group)
+        return container.new(data_path, index=index, action_group=group)
     if bpy.app.version >= (5, 0, 0):
-        return container.fcurves.new(channel.data_path, index=channel.index, group_name=channel.group)
-    fcurve = container.fcurves.new(channel.data_path, index=channel.index)
-    if channel.group not in groups:
-        groups[channel.group] = container.groups.new(channel.group)
-    fcurve.group = groups[channel.group]
+        return container.fcurves.new(data_path, index=index, group_name=group)
+    fcurve = container.fcurves.new(data_path, index=index)
+    if group not in groups:
+        groups[group] = container.groups.new(group)
+    fcurve.group = groups[group]
     return fcurve
 
 
-def write_action(obj: Any, name: str, frames: np.ndarray, channels: list[Channel]) -> Any:
-    """Create action ``name`` with ``channels`` keyed at ``frames``, push any old one to NLA, assign it."""
+@dataclass
+class KeyedCurve:
+    """One F-curve to write key by key: ``co [K, 2]`` (frame, value) in frame order, ``interpolation [K]``
+    (enum values), and where keys are copied from another curve their ``handles`` (left, right [K, 2]) and
+    handle ``types`` (left, right [K]); keys without handles keep Blender's defaults."""
+
+    data_path: str
+    index: int
+    group: str
+    co: np.ndarray
+    interpolation: np.ndarray
+    handles: tuple[np.ndarray, np.ndarray] | None = None
+    types: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def read_curve(fcurve: Any) -> KeyedCurve:
+    """An existing F-curve's keys, whole (co, interpolation, handles and their types), read with foreach_get."""
+    count = len(fcurve.keyframe_points)
+    arrays = {}
+    for name, dtype, width in (("co", np.float32, 2), ("handle_left", np.float32, 2), ("handle_right", np.float32, 2),
+                               ("interpolation", np.int32, 1), ("handle_left_type", np.int32, 1),
+                               ("handle_right_type", np.int32, 1)):
+        flat = np.empty(count * width, dtype=dtype)
+        fcurve.keyframe_points.foreach_get(name, flat)
+        arrays[name] = flat.reshape(count, width) if width > 1 else flat
+    group = fcurve.group.name if fcurve.group is not None else ""
+    return KeyedCurve(fcurve.data_path, fcurve.array_index, group, arrays["co"], arrays["interpolation"],
+                      (arrays["handle_left"], arrays["handle_right"]),
+                      (arrays["handle_left_type"], arrays["handle_right_type"]))
+
+
+def action_fcurves(obj: Any) -> list[Any]:
+    """The F-curves the object's active action plays on it (its slot's channelbag on 4.4+)."""
+    adt = obj.animation_data
+    if adt is None or adt.action is None:
+        return []
+    if not SLOTTED:
+        return list(adt.action.fcurves)
+    from bpy_extras import anim_utils
+
+    bag = anim_utils.action_get_channelbag_for_slot(adt.action, adt.action_slot)
+    return list(bag.fcurves) if bag is not None else []
+
+
+def write_curves(obj: Any, name: str, curves: list[KeyedCurve]) -> Any:
+    """Create action ``name`` holding ``curves``, push any old one to NLA (muted), assign it."""
     push_down(obj)
     action = bpy.data.actions.new(name)
     container, slot = _fcurve_collection(action, obj)
     groups: dict[str, Any] = {}
-    frames = np.asarray(frames, dtype=np.float32)
-    linear = np.full(len(frames), _LINEAR, dtype=np.int32)
-    for channel in channels:
-        keep = slice(None) if channel.keep is None else channel.keep
-        co = np.empty((len(frames[keep]), 2), dtype=np.float32)
-        co[:, 0], co[:, 1] = frames[keep], np.asarray(channel.values, dtype=np.float32)[keep]
-        fcurve = _new_fcurve(container, channel, groups)
+    for curve in curves:
+        fcurve = _new_fcurve(container, curve.data_path, curve.index, curve.group, groups)
         points = fcurve.keyframe_points
-        points.add(len(co))
-        points.foreach_set("co", co.ravel())
-        points.foreach_set("interpolation", linear[: len(co)])
-        # No fcurve.update(): keys are new, ordered, unique and linear (as in bpy_extras.anim_utils).
+        points.add(len(curve.co))
+        points.foreach_set("co", np.asarray(curve.co, dtype=np.float32).ravel())
+        points.foreach_set("interpolation", np.asarray(curve.interpolation, dtype=np.int32))
+        if curve.handles is not None:
+            points.foreach_set("handle_left", np.asarray(curve.handles[0], dtype=np.float32).ravel())
+            points.foreach_set("handle_right", np.asarray(curve.handles[1], dtype=np.float32).ravel())
+        if curve.types is not None:
+            points.foreach_set("handle_left_type", np.asarray(curve.types[0], dtype=np.int32))
+            points.foreach_set("handle_right_type", np.asarray(curve.types[1], dtype=np.int32))
+        # No fcurve.update(): keys are ordered and unique, and copied handles stay exactly as they were.
     adt = obj.animation_data or obj.animation_data_create()
     adt.action = action
     if slot is not None:
         adt.action_slot = slot
     return action
+
+
+def write_action(obj: Any, name: str, frames: np.ndarray, channels: list[Channel]) -> Any:
+    """Create action ``name`` with ``channels`` keyed (linear) at ``frames``, push any old one to NLA, assign it."""
+    frames = np.asarray(frames, dtype=np.float32)
+    curves = []
+    for channel in channels:
+        keep = slice(None) if channel.keep is None else channel.keep
+        co = np.stack([frames[keep], np.asarray(channel.values, dtype=np.float32)[keep]], axis=1)
+        curves.append(KeyedCurve(channel.data_path, channel.index, channel.group, co,
+                                 np.full(len(co), LINEAR, dtype=np.int32)))
+    return write_curves(obj, name, curves)
 
 
 def reduce_mask(values: np.ndarray, tolerance: float) -> np.ndarray:

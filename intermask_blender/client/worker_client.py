@@ -25,6 +25,8 @@ from ..seam import protocol, worker_launch
 
 CANCEL_GRACE_S = 5.0  # a job not ended this long after cancel gets its worker killed
 STDERR_LINES = 40
+#: The requests that run the model and end in one result or error (protocol.JobRequest, for isinstance).
+JOB_REQUESTS = (protocol.Generate, protocol.React, protocol.Edit, protocol.Extend)
 
 
 class WorkerClientError(InterMaskError, RuntimeError):
@@ -127,7 +129,7 @@ class WorkerClient:
         except (OSError, ValueError) as exc:
             raise WorkerClientError(f"the worker stopped listening ({exc})") from exc
 
-    def submit(self, request: protocol.Generate | protocol.React) -> str:
+    def submit(self, request: protocol.JobRequest) -> str:
         """Send a job (starting the worker if needed) and return its id; refuses while a job runs."""
         self._pending = self.poll()  # the last job may have ended while nobody polled
         deadline = time.monotonic() + 2.0
@@ -135,8 +137,8 @@ class WorkerClient:
             self._pending = self.poll(timeout=0.1)  # collect the dead worker's crash report first
         if self.job_id is not None:
             raise WorkerClientError(f"a job is already running ({self.job_id}); wait for it or cancel it")
-        if not isinstance(request, (protocol.Generate, protocol.React)):
-            raise WorkerClientError(f"submit takes generate or react, not {request.TYPE}")
+        if not isinstance(request, JOB_REQUESTS):
+            raise WorkerClientError(f"submit takes a job ({', '.join(t.TYPE for t in JOB_REQUESTS)}), not {request.TYPE}")
         self.start()
         self._send(request)
         self.job_id, self._cancel_sent = request.id, None
@@ -235,7 +237,7 @@ class WorkerClient:
                                           "stopped; it restarts on the next job"))
 
 
-def run_job(client: WorkerClient, request: protocol.Generate | protocol.React,
+def run_job(client: WorkerClient, request: protocol.JobRequest,
             on_progress: Callable[[protocol.Progress], None] | None = None,
             timeout: float | None = None) -> protocol.Result:
     """Run one job to its end (headless use): returns the ``result`` or raises :class:`JobFailed`.

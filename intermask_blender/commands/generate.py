@@ -8,13 +8,17 @@ generation.
     intermask generate "PROMPT" --seconds 6 --seed 1 --out scene.blend [--rig SPEC [--rig SPEC]]
                        [--map JOINT=BONE|FILE.json] [--map-a ...] [--map-b ...]
                        [--save-clip clip.npz] [--json] [--model NAME | --checkpoint FOLDER]
+    intermask generate --seconds 30 [--segments FILE] ["PROMPT"] --out take.blend      # 10-60 s in windows
+    intermask generate --extend CLIP.npz --seconds N ["PROMPT"] --out longer.blend
+    intermask generate --edit CLIP.npz --frames A:B [--person a|b|both] ["PROMPT"] --out edited.blend
     intermask react --partner FILE.bvh|FILE.fbx|FILE.glb|FILE.blend:OBJECT "PROMPT" --out scene.blend [--rig SPEC]
-                    [--partner-fps FPS] [--partner-frames A:B] [...]
+                    [--partner-fps FPS] [--partner-frames A:B] [--segments FILE] [...]   # partners up to 60 s
 
 SPEC is ``mannequin`` (default), ``rigify``, ``rigify-rig``, ``FILE.blend:OBJECT`` or a ``.fbx``, ``.bvh``,
 ``.glb``, ``.gltf`` or ``.vrm`` file; one ``--rig`` serves both people, two are person A and B. In ``react``
 the partner is person A and ``--rig`` is the rig of the generated person B. ``--map`` overrides which bone
-plays a joint on every rig, ``--map-a``/``--map-b`` on one person's (see :mod:`rig_options`).
+plays a joint on every rig, ``--map-a``/``--map-b`` on one person's (see :mod:`rig_options`). The
+options of long takes, continuing and editing a clip are those of ``intermask sample`` (:mod:`take_options`).
 """
 
 # fake-bpy-module types every context member as Optional and RNA collections as unions of all ID types:
@@ -43,11 +47,15 @@ from ..seam import clip_file, model_store, protocol
 from .json_stdout import stdout_to_stderr
 from .rig_options import add_map_arguments, load_rig, maps_by_person
 from .scene_setup import new_scene
+from .take_options import add_take_arguments, build_request
+
+PROGRESS_BAR = 30  # characters of the progress line's bar
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"intermask {command}", description=__doc__.split("\n\n")[0])
-    parser.add_argument("prompt", help="what the two people do")
+    parser.add_argument("prompt", nargs="?", default="",
+                        help="what the two people do (an edit or extension without one keeps the clip's)")
     if command == "react":
         parser.add_argument("--partner", required=True,
                             help="the animated partner: FILE.bvh, FILE.fbx, FILE.glb/.gltf or FILE.blend:OBJECT")
@@ -56,10 +64,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
                                  "states, else 30)")
         parser.add_argument("--partner-frames", metavar="A:B",
                             help=f"the partner's frames to react to (default: from its first key, at most "
-                                 f"{protocol.MAX_SECONDS:g} s)")
-    else:
-        parser.add_argument("--seconds", type=float, default=6.0,
-                            help=f"length, {protocol.MIN_SECONDS:g}-{protocol.MAX_SECONDS:g} s (default 6)")
+                                 f"{protocol.MAX_TAKE_SECONDS:g} s; over {protocol.MAX_SECONDS:g} s in windows)")
+    add_take_arguments(parser, command == "react")
     protocol.add_sampler_arguments(parser)
     parser.add_argument("--out", type=Path, required=True, help="the .blend file to write")
     parser.add_argument("--rig", action="append", default=[], metavar="SPEC",
@@ -83,8 +89,7 @@ def _check_args(args: argparse.Namespace, react: bool) -> Path | None:
         raise UsageError(f"--variation {args.variation} is not among the {args.variations} variations")
     if args.checkpoint is not None and not args.checkpoint.is_dir():
         raise UsageError(f"checkpoint folder not found: {args.checkpoint}")
-    if not react and not protocol.MIN_SECONDS <= args.seconds <= protocol.MAX_SECONDS:
-        raise UsageError(f"--seconds must be within {protocol.MIN_SECONDS:g}-{protocol.MAX_SECONDS:g}, not {args.seconds:g}")
+    build_request(args, react, protocol.SamplerSettings.from_args(args))
     try:
         return model_store.chosen_folder(args)
     except model_store.ModelStoreError as exc:
@@ -92,10 +97,17 @@ def _check_args(args: argparse.Namespace, react: bool) -> Path | None:
 
 
 def _progress(message: protocol.Progress) -> None:
-    print(f"\r{message.stage} {message.step}/{message.total}", end="", file=sys.stderr, flush=True)
+    """One line redrawn in place; a long take's total counts every step of every window."""
+    if message.total <= 0:
+        print(f"\r{message.stage}", end="", file=sys.stderr, flush=True)
+        return
+    done = int(PROGRESS_BAR * message.step / message.total)
+    whole = " steps of all windows" if message.stage == "sampling" else ""
+    print(f"\r{message.stage} [{'#' * done}{'.' * (PROGRESS_BAR - done)}] {message.step}/{message.total}{whole}",
+          end="", file=sys.stderr, flush=True)
 
 
-def _generate(client: WorkerClient, request: protocol.Generate | protocol.React) -> tuple[protocol.Result, float]:
+def _generate(client: WorkerClient, request: protocol.JobRequest) -> tuple[protocol.Result, float]:
     began = time.perf_counter()
     result = run_job(client, request, _progress)
     print(file=sys.stderr)
@@ -172,22 +184,23 @@ def run(command: str, args: argparse.Namespace) -> dict[str, Any]:
         out_dir = Path(folder)
         try:
             partner_path = str(partner_clip.save(out_dir / "partner.npz")) if partner_clip is not None else ""
-            request = protocol.job_request(args.prompt, sampler, str(out_dir), seconds=getattr(args, "seconds", 6.0),
-                                           partner=partner_path)
+            request = build_request(args, react, sampler, str(out_dir), partner_path)
             result, gen_s = _generate(client, request)
         finally:
             client.shutdown()
         clip = results.load_variation(result.clips, args.variation)
     began = time.perf_counter()
     report = results.bake_result(scene, clip, "REACT" if react else "GENERATE", people,
-                                 name=args.prompt, frame_start=first, partner=people[0] if react else None)
+                                 name=str(clip.meta.get("prompt") or request.prompt), frame_start=first,
+                                 partner=people[0] if react else None)
     bake_s = time.perf_counter() - began
     if args.save_clip:
         clip.save(args.save_clip)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     bpy.ops.wm.save_as_mainfile(filepath=str(args.out.resolve()), check_existing=False)
     return {
-        "out": str(args.out), "clip": str(args.save_clip) if args.save_clip else None, "prompt": args.prompt,
+        "out": str(args.out), "clip": str(args.save_clip) if args.save_clip else None, "prompt": request.prompt,
+        "request": request.TYPE, "windows": int(clip.meta.get("windows", 1)),
         "seed": args.seed, "variation": args.variation, "frames": report.frames,
         "fps": scene.render.fps / scene.render.fps_base,
         "armatures": [obj.name for obj in people if obj is not None],

@@ -185,7 +185,8 @@ def read_clip(armature: Any, scene: Any, frame_start: int, frame_end: int) -> cl
 
 def partner_window(armature: Any, scene: Any, frames: tuple[int, int] | None = None) -> tuple[int, int]:
     """React's person A: the frames of the armature's animation to read (first, last). ``frames`` defaults to
-    its action's range (the scene's range when only NLA strips animate it); at most ``MAX_SECONDS``."""
+    its action's range (the scene's range when only NLA strips animate it); at most ``MAX_TAKE_SECONDS`` (a
+    partner longer than one window is answered in windows)."""
     if getattr(armature, "type", None) != "ARMATURE":
         raise UsageError(f"'{getattr(armature, 'name', armature)}' is not an armature, so it cannot be the partner")
     anim = armature.animation_data
@@ -198,7 +199,7 @@ def partner_window(armature: Any, scene: Any, frames: tuple[int, int] | None = N
         first, last = frames
         if last <= first:
             raise UsageError(f"the partner's frames {first}:{last} are empty: the end must come after the start")
-    longest = int(protocol.MAX_SECONDS * scene.render.fps / scene.render.fps_base)
+    longest = int(protocol.MAX_TAKE_SECONDS * scene.render.fps / scene.render.fps_base)
     return first, min(last, first + longest - 1)
 
 

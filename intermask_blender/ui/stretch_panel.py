@@ -1,0 +1,139 @@
+"""Regenerate a stretch, in the panel: a frame range in scene frames, whose motion and a prompt, and the
+Regenerate button (a sub-panel of the InterMask panel, with its own scene settings).
+
+It works on the applied result's two armatures (the panel's Person A and B) or, when those are not both
+set, on the two selected armatures (A first by name). Regenerate is one operator with UNDO: it reads the
+armatures back, waits for the worker's edit (a progress bar in windows × steps on the cursor) and writes
+the new actions (:mod:`baking.stretch`), so one undo step brings the old actions back. It waits because
+the write must happen inside the operator for that one undo step; an edit is a few windows at most.
+"""
+
+# fake-bpy-module types every context member as Optional and RNA collections as unions of all ID types:
+# mypy: disable-error-code="union-attr,override,attr-defined,assignment,valid-type"
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import bpy
+
+from ..baking import stretch
+from ..client import job
+from ..client.worker_client import WorkerClient, run_job
+from ..errors import USER_ERRORS, UsageError
+from ..seam import clip_file as clipmod
+from . import preferences, properties
+
+
+class IM_StretchSettings(bpy.types.PropertyGroup):
+    frame_first: bpy.props.IntProperty(name="From", default=1, description="First scene frame to regenerate")
+    frame_last: bpy.props.IntProperty(name="To", default=60, description="Last scene frame to regenerate")
+    person: bpy.props.EnumProperty(
+        name="Person", default="both",
+        items=[("both", "Both", "Regenerate both people"), ("a", "A", "Regenerate person A only"),
+               ("b", "B", "Regenerate person B only")])
+    prompt: bpy.props.StringProperty(name="Prompt", description="What happens in the stretch (empty: the take's own)")
+
+
+def stretch_armatures(context: bpy.types.Context) -> list[bpy.types.Object]:
+    """Person A's and B's armatures: the applied result's, else the two selected (A first by name)."""
+    settings = context.scene.intermask
+    applied = [settings.armature_a, settings.armature_b]
+    if all(obj is not None and obj.animation_data and obj.animation_data.action for obj in applied):
+        return applied
+    selected = sorted((obj for obj in context.selected_objects if obj.type == "ARMATURE"), key=lambda o: o.name)
+    if len(selected) != 2:
+        raise UsageError("Select the two people's armatures (or apply a result) to regenerate a stretch of them")
+    return selected
+
+
+def _prompt(context: bpy.types.Context) -> str:
+    """The stretch's prompt, else the applied result's, else the panel's (a read-back clip has none)."""
+    settings = context.scene.intermask
+    prompt = context.scene.intermask_stretch.prompt.strip() or settings.result_prompt.strip()
+    if not prompt:
+        prompt = properties.prompts_of(settings)[0]
+    if not prompt:
+        raise UsageError("Say what happens in the stretch: its prompt, or the panel's, is empty")
+    return prompt
+
+
+class INTERMASK_OT_regenerate_stretch(bpy.types.Operator):
+    """Regenerate the frame range on the two people's armatures, keeping every key outside it; one undo step reverts it"""
+
+    bl_idname = "intermask.regenerate_stretch"
+    bl_label = "Regenerate"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return not job.busy()
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        scene = context.scene
+        settings, wanted = scene.intermask, scene.intermask_stretch
+        frames = (int(wanted.frame_first), int(wanted.frame_last))
+        sampler = replace(properties.sampler_settings(settings), variations=1)
+        window = context.window_manager
+        try:
+            prompt = _prompt(context)
+            armatures = stretch_armatures(context)
+            source = stretch.read_people(scene, armatures, frames)
+            config = preferences.worker_config(context)
+            client = WorkerClient(config.python, config.checkpoint, config.device)
+            window.progress_begin(0, 1)
+            try:
+                with tempfile.TemporaryDirectory(prefix=job.JOB_FOLDER_PREFIX) as folder:
+                    request = stretch.edit_request(source, frames, Path(folder), person=wanted.person,
+                                                   prompt=prompt, sampler=sampler)
+                    result = run_job(client, request, lambda p: window.progress_update(p.step / max(p.total, 1)))
+                    edited = clipmod.Clip.load(result.clips[0])
+            finally:
+                window.progress_end()
+                client.shutdown()
+            name = f"{prompt} {frames[0]}-{frames[1]}"
+            actions = stretch.splice_stretch(scene, armatures, edited, source, frames, name, wanted.person)
+        except USER_ERRORS as exc:
+            settings.status, settings.status_is_error = str(exc), True
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        settings.status = f"Regenerated frames {frames[0]}-{frames[1]} → {', '.join(actions)}"
+        settings.status_is_error = False
+        self.report({"INFO"}, settings.status)
+        return {"FINISHED"}
+
+
+class IM_PT_stretch(bpy.types.Panel):
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "InterMask"
+    bl_label = "Regenerate a Stretch"
+    bl_parent_id = "IM_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        wanted = context.scene.intermask_stretch
+        row = self.layout.row(align=True)
+        row.prop(wanted, "frame_first")
+        row.prop(wanted, "frame_last")
+        self.layout.row().prop(wanted, "person", expand=True)
+        self.layout.prop(wanted, "prompt")
+        self.layout.operator(INTERMASK_OT_regenerate_stretch.bl_idname, icon="FILE_REFRESH")
+
+
+CLASSES = (IM_StretchSettings, INTERMASK_OT_regenerate_stretch, IM_PT_stretch)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.intermask_stretch = bpy.props.PointerProperty(type=IM_StretchSettings)
+
+
+def unregister() -> None:
+    del bpy.types.Scene.intermask_stretch
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)
+

@@ -1,0 +1,127 @@
+"""Regenerate a stretch of two baked armatures through the real worker: the new actions copy every old key
+outside the stretch exactly, bake new motion inside it, keep the old actions in the NLA (muted), and one
+undo step of the operator that writes them brings the old actions back."""
+
+# fake-bpy-module types animation data and its members as Optional, knows no add-on properties and no
+# legacy Action.fcurves; KeyedCurve's handles are Optional but read_curve always fills them:
+# mypy: disable-error-code="union-attr,attr-defined,index,arg-type,return-value"
+
+from __future__ import annotations
+
+import os
+import re
+
+import bpy
+import numpy as np
+import pytest
+from h4_scenes import salsa_clip
+from test_worker import MODEL_MISSING
+
+from intermask_blender.baking import stretch
+from intermask_blender.baking.bake import bake_clip
+from intermask_blender.baking.keys import KeyedCurve, action_fcurves, read_curve
+from intermask_blender.client import job
+from intermask_blender.errors import UsageError
+from intermask_blender.rigs.rig_specs import resolve_rig
+
+pytestmark = pytest.mark.timeout(300)
+STRETCH = (31, 60)  # scene frames; the take is baked on frames 1-90
+MOVED = 0.05  # a channel the edit changed moves by more than this inside the stretch (radians, metres)
+
+
+def _baked_pair() -> tuple[bpy.types.Scene, list[bpy.types.Object]]:
+    """The add-on enabled (CPU worker, 2 steps, seed 5), two mannequins with 3 s of real salsa baked on frames
+    1-90 as the panel's Person A and B, keys thinned (so a re-bake could not reproduce them)."""
+    import addon_utils  # Blender's own module, on the path once bpy is imported
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    if "intermask_blender" not in bpy.context.preferences.addons:
+        addon_utils.enable("intermask_blender", default_set=True)
+    bpy.context.preferences.addons["intermask_blender"].preferences.device = "cpu"
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 30, 1.0
+    people = [resolve_rig("mannequin", scene, 0), resolve_rig("mannequin", scene, 1)]
+    bake_clip(scene, salsa_clip(90), people, name="salsa", frame_start=1, reduce_error=0.5)
+    settings = scene.intermask
+    settings.armature_a, settings.armature_b = people
+    settings.seed, settings.own_sampler, settings.steps = 5, True, 2
+    return scene, people
+
+
+def _curves(obj: bpy.types.Object) -> dict[tuple[str, int], KeyedCurve]:
+    return {(c.data_path, c.index): c for c in map(read_curve, action_fcurves(obj))}
+
+
+def _outside(curve: KeyedCurve) -> np.ndarray:
+    return (curve.co[:, 0] < STRETCH[0]) | (curve.co[:, 0] > STRETCH[1])
+
+
+def test_a_stretch_outside_the_animation_or_without_two_rigs_is_refused() -> None:
+    scene, people = _baked_pair()
+    for rigs, frames, message in ((people, (80, 120), "not inside the animation (1-90)"),
+                                  (people, (50, 40), "is empty"), (people[:1], STRETCH, "two people's armatures")):
+        with pytest.raises(UsageError, match=re.escape(message)):
+            stretch.read_people(scene, rigs, frames)
+    assert stretch.read_people(scene, people, STRETCH).clip_frames(STRETCH) == (30, 59)
+    scene.intermask.prompt = ""
+    with pytest.raises(RuntimeError, match="its prompt, or the panel's, is empty"):  # the operator's report
+        bpy.ops.intermask.regenerate_stretch()
+    assert scene.intermask.status_is_error
+    assert all(obj.animation_data.action.name.startswith("salsa") for obj in people)
+    scene.render.fps = 60  # scene frames at 60 fps are half a clip frame each
+    assert stretch.read_people(scene, people, STRETCH).clip_frames(STRETCH) == (15, 30)
+
+
+@pytest.mark.skipif(bool(MODEL_MISSING), reason=str(MODEL_MISSING))
+@pytest.mark.parametrize("person", ["both", "a"])
+def test_regenerating_a_stretch_keeps_every_old_key_outside_it_and_undo_brings_the_old_actions_back(person: str) -> None:
+    scene, people = _baked_pair()
+    before = [_curves(obj) for obj in people]
+    old_actions = [obj.animation_data.action for obj in people]
+    names = [(obj.name, action.name) for obj, action in zip(people, old_actions)]  # undo frees the Python refs
+    wanted = scene.intermask_stretch
+    wanted.frame_first, wanted.frame_last, wanted.prompt, wanted.person = *STRETCH, "spin", person
+    bpy.ops.ed.undo_push(message="before the stretch")
+    try:
+        assert bpy.ops.intermask.regenerate_stretch("EXEC_DEFAULT", True) == {"FINISHED"}, scene.intermask.status
+        for slot, (obj, old_action, old) in enumerate(zip(people, old_actions, before)):
+            adt = obj.animation_data
+            if person == "a" and slot == 1:  # the kept person keeps its action as it was
+                assert adt.action == old_action and not adt.nla_tracks
+                continue
+            assert adt.action is not old_action and adt.action.name == f"spin 31-60 - {obj.name}"
+            strips = [strip for track in adt.nla_tracks for strip in track.strips]
+            assert [s.action for s in strips] == [old_action] and strips[0].mute
+            new = _curves(obj)
+            assert set(old) <= set(new)
+            changed = 0
+            for key, was in old.items():
+                now = new[key]
+                out_old, out_new = _outside(was), _outside(now)
+                assert out_old.any() and np.array_equal(was.co[out_old], now.co[out_new]), key
+                assert np.array_equal(was.interpolation[out_old], now.interpolation[out_new])
+                for side in (0, 1):
+                    assert np.array_equal(was.handles[side][out_old], now.handles[side][out_new])
+                    assert np.array_equal(was.types[side][out_old], now.types[side][out_new])
+                inside = now.co[~_outside(now)]
+                assert np.array_equal(inside[:, 0], np.arange(STRETCH[0], STRETCH[1] + 1))  # baked every frame
+                fcurve = next(f for f in _fcurves_of(old_action) if (f.data_path, f.array_index) == key)
+                was_inside = np.array([fcurve.evaluate(f) for f in inside[:, 0]])
+                changed += np.abs(inside[:, 1] - was_inside).max() > MOVED
+            assert changed > len(old) // 4, f"{obj.name}: only {changed} of {len(old)} channels changed inside"
+            print(f"{obj.name}: {changed} of {len(old)} channels changed inside the stretch")
+        assert bpy.ops.ed.undo() == {"FINISHED"}
+        for name, old_action in names:
+            obj = bpy.data.objects[name]
+            assert obj.animation_data.action.name == old_action and not obj.animation_data.nla_tracks
+            assert f"spin 31-60 - {name}" not in bpy.data.actions
+    finally:
+        job.shutdown()
+
+
+def _fcurves_of(action: bpy.types.Action) -> list:
+    """The F-curves of an action a bake wrote (one slot), assigned or not."""
+    if not hasattr(action, "layers"):
+        return list(action.fcurves)
+    return [fc for bag in action.layers[0].strips[0].channelbags for fc in bag.fcurves]
