@@ -81,7 +81,7 @@ class Retargeter:
 
     def __init__(self, rig: RigRest) -> None:
         self.rig = rig
-        self.solver = solver.PoseSolver(rig_skeleton(rig), solver.BLENDER_AXES, follow="directions")
+        self.solver = solver.PoseSolver(rig_skeleton(rig), solver.BLENDER_AXES)
         self.mapped = self.solver.mapped
 
     def solve(self, goals: np.ndarray, world_rot: np.ndarray, reaching: dict[int, two_bone.Reach] | None = None) -> SolvedPose:
