@@ -166,7 +166,7 @@ def feet_on_the_floor(contacts_: np.ndarray, fps: float, retargeter: Retargeter)
     out = {}
     for channel, ankle in FEET:
         flags = contacts_[:, channel]
-        floor = retargeter.solver.rest_joints[retargeter.mapped[ankle], 2]
+        floor = retargeter.solver.rest_joints[retargeter.mapped[ankle], 2] + retargeter.rig.floor_shift
 
         def hold(free: np.ndarray, flags: np.ndarray = flags, floor: float = floor) -> np.ndarray:
             pinned = contacts.hold_still(free, flags, fps)
