@@ -4,8 +4,9 @@
 
 Everything here is measured from the evaluated armature and the rig's own rest data, independently of the
 solver: the rig's joints are its evaluated bone heads (a joint at a bone's tail: the evaluated tail), the
-rig's floor is the lowest point of its foot bones at rest in world space, and the scale is the rig's leg
-length (thigh + shin at rest) over the clip's.
+rig's floor is the lowest point of its foot bones in world space as the rig stood before the bake (its
+evaluated pose then: a glTF root bone can hold it metres above its rest), and the scale is the rig's leg
+length (thigh + shin at rest) over the clip's. Every map is the add-on's own (``bone_map_for``, no override).
 
 - limb directions: for every mapped joint, the angle between the rig's direction to the next mapped joint
   down its chain and the clip's (degrees, median and p95 over frames and links), on free limbs: a leg while
@@ -20,7 +21,7 @@ length (thigh + shin at rest) over the clip's.
   at rest) points and the way the clip's head rotation points the clip's up (degrees, median), so a head
   tipped over by its neck's alignment shows;
 - planted feet: while the clip's ankle is in contact and still (:data:`STILL`), how far the rig's ankle is from where it stands at
-  rest above the floor (cm).
+  rest above the floor, on the floor it stood on (cm).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import bpy
 import numpy as np
 
 from intermask_blender.baking import bake as bake_module
-from intermask_blender.rigs.bonemap import BoneMap
+from intermask_blender.rigs.bonemap import BoneMap, bone_map_for
 from intermask_blender.rigs.retarget import clip_world_rotations
 from vendor_models.motion.clip_file import Clip
 from vendor_models.motion.skeleton import (
@@ -110,6 +111,19 @@ def _links(bone_map: BoneMap) -> list[tuple[str, str]]:
     return sorted(out)
 
 
+def _foot_points(obj: Any, bone_map: BoneMap) -> list[str]:
+    return [bone_map.bones[j] for j in ("left_ankle", "right_ankle", "left_foot", "right_foot") if j in bone_map.bones]
+
+
+def standing_shift(obj: Any, bone_map: BoneMap) -> float:
+    """How far above its rest feet the rig's feet stand as shown now (evaluated, world space): the lowest
+    head or tail of its foot bones evaluated minus at rest."""
+    evaluated = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    shown = min((evaluated.matrix_world @ getattr(evaluated.pose.bones[b], end)).z for b in _foot_points(obj, bone_map) for end in ("head", "tail"))
+    rest = min((obj.matrix_world @ getattr(obj.data.bones[b], end)).z for b in _foot_points(obj, bone_map) for end in ("head_local", "tail_local"))
+    return float(shown - rest)
+
+
 def _rest_points(obj: Any, bone_map: BoneMap) -> tuple[dict[str, np.ndarray], float]:
     """World rest joints (heads; tails for tail joints) and the floor under the rest feet."""
     world = np.array(obj.matrix_world)
@@ -120,7 +134,7 @@ def _rest_points(obj: Any, bone_map: BoneMap) -> tuple[dict[str, np.ndarray], fl
 
     joints = {j: at(bones[b].head_local) for j, b in bone_map.bones.items()}
     joints |= {j: at(bones[b].tail_local) for j, b in bone_map.tail_joints.items()}
-    feet = [bone_map.bones[j] for j in ("left_ankle", "right_ankle", "left_foot", "right_foot") if j in bone_map.bones]
+    feet = _foot_points(obj, bone_map)
     points = [at(bones[b].head_local) for b in feet] + [at(bones[b].tail_local) for b in feet]
     points += [joints[j] for j in ("left_ankle", "right_ankle")]
     return joints, float(min(p[2] for p in points))
@@ -170,11 +184,14 @@ def _reaching(clip: Clip, person: int, keys: np.ndarray) -> dict[str, np.ndarray
     return out
 
 
-def measure(obj: Any, scene: Any, clip: Clip, person: int, bone_map: BoneMap, frame_start: int, step: int = 2) -> Fidelity:
-    """Fidelity of the bake of ``clip``'s ``person`` on ``obj`` that starts at scene frame ``frame_start``."""
+def measure(obj: Any, scene: Any, clip: Clip, person: int, bone_map: BoneMap, frame_start: int, step: int = 2,
+            shift: float = 0.0) -> Fidelity:
+    """Fidelity of the bake of ``clip``'s ``person`` on ``obj`` that starts at scene frame ``frame_start``;
+    ``shift``: its :func:`standing_shift` before the bake."""
     keys = np.arange(0, clip.num_frames, step)
     got = _evaluated_joints(obj, scene, (frame_start + keys).tolist(), bone_map)
     rest, floor = _rest_points(obj, bone_map)
+    floor += shift
     positions = clip.positions[:, person].astype(np.float64)
     world_clip = model_to_blender(positions[keys])
     reaching = _reaching(clip, person, keys)
@@ -199,7 +216,7 @@ def measure(obj: Any, scene: Any, clip: Clip, person: int, bone_map: BoneMap, fr
     for channel, ankle in ((0, "left_ankle"), (2, "right_ankle")):
         speed = np.linalg.norm(np.gradient(positions[:, JOINT_INDEX[ankle]], axis=0), axis=-1)
         on = (clip.contacts[:, person, channel] & (speed < STILL))[keys]
-        planted.append(np.abs(got[ankle][on, 2] - rest[ankle][2]) * 100.0)
+        planted.append(np.abs(got[ankle][on, 2] - rest[ankle][2] - shift) * 100.0)
     clip_up = clip_world_rotations(clip.rotations[keys, person])[:, JOINT_INDEX["head"]] @ model_to_blender(np.array([0.0, 1.0, 0.0]))
     rig_up = got["head up"] / np.linalg.norm(got["head up"], axis=-1, keepdims=True)
     head = np.degrees(np.arccos(np.clip(np.sum(rig_up * clip_up, -1), -1.0, 1.0)))
@@ -240,49 +257,27 @@ def _hand_gap(clip: Clip, scene: Any, armatures: list[Any], maps: dict[str, Bone
     return gaps
 
 
-def bake_and_measure(scene: Any, clip: Clip, armatures: list[Any], maps: dict[str, BoneMap]) -> list[Fidelity]:
-    """Bake ``clip`` (one person per armature) with ``maps`` and measure every armature."""
-    with bone_maps(maps):
-        report = bake_module.bake_clip(scene, clip, armatures, name="fidelity")
-    out = [measure(obj, scene, clip, p, maps[obj.name], report.frame_start) for p, obj in enumerate(armatures)]
+def bake_and_measure(scene: Any, clip: Clip, armatures: list[Any], step: int = 2) -> list[Fidelity]:
+    """Bake ``clip`` (one person per armature) and measure every armature, each mapped by the add-on alone."""
+    maps = {obj.name: bone_map_for(obj) for obj in armatures}
+    shifts = [standing_shift(obj, maps[obj.name]) for obj in armatures]
+    report = bake_module.bake_clip(scene, clip, armatures, name="fidelity")
+    out = [measure(obj, scene, clip, p, maps[obj.name], report.frame_start, step, shifts[p]) for p, obj in enumerate(armatures)]
     if len(armatures) == 2:
-        for fidelity, gap in zip(out, _hand_gap(clip, scene, armatures, maps, report.frame_start)):
+        for fidelity, gap in zip(out, _hand_gap(clip, scene, armatures, maps, report.frame_start, step)):
             fidelity.hand_gap_cm = gap
     return out
 
 
-def robot_map(armature: Any) -> BoneMap:
-    """RobotExpressive by hand (until mapping by structure lands): the legs hang off ``Body`` (the pelvis),
-    the feet off the root bone (detached IK-style ends), and a palm bone at each wrist."""
-    bones = {"pelvis": "Body", "spine1": "Abdomen", "spine2": "Torso_1", "neck": "Neck", "head": "Head"}
-    for side, s in (("left", "L"), ("right", "R")):
-        bones |= {f"{side}_hip": f"UpperLeg{s}", f"{side}_knee": f"LowerLeg{s}", f"{side}_ankle": f"Foot{s}",
-                  f"{side}_collar": f"Shoulder{s}", f"{side}_shoulder": f"UpperArm{s}", f"{side}_elbow": f"LowerArm{s}",
-                  f"{side}_wrist": f"Palm2{s}"}
-    return BoneMap(armature.name, bones, "by hand", detached=("left_ankle", "right_ankle"))
-
-
-def cesium_man_map(armature: Any) -> BoneMap:
-    """CesiumMan by hand: unnamed joints read off the hierarchy and rest positions (it faces +X, so its
-    left is +Y); no hand bones, so each wrist is its forearm's tail."""
-    bones = {"pelvis": "Node_2", "spine1": "Node_11", "spine3": "Node_12", "neck": "Node_19", "head": "Node_20"}
-    tails = {}
-    for side, (collar, hip) in (("left", (16, 7)), ("right", (13, 3))):
-        bones |= {f"{side}_{j}": f"Node_{hip + i}" for i, j in enumerate(("hip", "knee", "ankle", "foot"))}
-        bones |= {f"{side}_{j}": f"Node_{collar + i}" for i, j in enumerate(("collar", "shoulder", "elbow"))}
-        tails[f"{side}_wrist"] = f"Node_{collar + 2}"
-    return BoneMap(armature.name, bones, "by hand", tail_joints=tails)
-
-
-def real_pair(scene: Any, path: Path, mapper: Any) -> tuple[list[Any], dict[str, BoneMap]]:
-    """Two copies of a real third-party rig, side by side, and their hand-written maps."""
+def real_pair(scene: Any, path: Path) -> list[Any]:
+    """Two copies of a real third-party rig, side by side."""
     rigs = [import_gltf(path, scene) for _ in range(2)]
     for i, rig in enumerate(rigs):
         top = rig
         while top.parent is not None:
             top = top.parent
         top.location.x += 1.5 * i
-    return rigs, {rig.name: mapper(rig) for rig in rigs}
+    return rigs
 
 
 def generated_clip(seconds: float = 6.0, seed: int = 1) -> Clip:
@@ -297,21 +292,16 @@ def generated_clip(seconds: float = 6.0, seed: int = 1) -> Clip:
 def main() -> None:
     from h4_scenes import fresh_scene, metarig, mixamo_apose_cm_rig, salsa_clip
 
-    from intermask_blender.rigs.bonemap import bone_map_for
-
     clips = {"salsa": salsa_clip(300, start=0), "generated": generated_clip()}
     for clip_name, clip in clips.items():
         for rig_name in ("robot", "cesium", "metarig", "mixamo"):
             scene = fresh_scene()
-            if rig_name == "robot":
-                rigs, maps = real_pair(scene, ROBOT, robot_map)
-            elif rig_name == "cesium":
-                rigs, maps = real_pair(scene, CESIUM_MAN, cesium_man_map)
+            if rig_name in ("robot", "cesium"):
+                rigs = real_pair(scene, ROBOT if rig_name == "robot" else CESIUM_MAN)
             else:
                 rigs = ([metarig(scene), metarig(scene)] if rig_name == "metarig"
                         else [mixamo_apose_cm_rig(scene, clip, p, f"Mixamo_{p}") for p in range(2)])
-                maps = {r.name: bone_map_for(r) for r in rigs}
-            for fidelity in bake_and_measure(scene, clip, rigs, maps):
+            for fidelity in bake_and_measure(scene, clip, rigs):
                 print(f"{clip_name:<9} {rig_name:<8} {fidelity.line()}", flush=True)
 
 

@@ -1,5 +1,5 @@
-"""THE pose solver on its own (numpy only): following positions on the clip's own skeleton, following
-directions on a cartoon one, and a reach that gives up instead of folding a limb."""
+"""THE pose solver on its own (numpy only): following the clip's directions on a cartoon skeleton, and a
+reach that gives up instead of folding a limb."""
 
 from __future__ import annotations
 
@@ -25,12 +25,6 @@ def _setup() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rest, goals, world_rotations(clip.rotations[:, 0], BLENDER_AXES)
 
 
-def test_following_positions_on_the_clips_own_skeleton_lands_every_joint() -> None:
-    rest, goals, turns = _setup()
-    pose = PoseSolver(Skeleton.of_joints(rest), BLENDER_AXES).solve(goals, turns)
-    assert np.abs(pose.heads - goals).max() < 1e-3
-
-
 def test_following_directions_keeps_them_on_a_cartoon_skeleton() -> None:
     """Forearms twice as long, shins half as long: every bone still points along the clip's direction."""
     rest, goals, turns = _setup()
@@ -41,7 +35,7 @@ def test_following_directions_keeps_them_on_a_cartoon_skeleton() -> None:
             cartoon[j] = cartoon[PARENTS[j]] + factor * (rest[j] - rest[PARENTS[j]])
     cartoon[J["left_foot"]] += cartoon[J["left_ankle"]] - rest[J["left_ankle"]]
     cartoon[J["right_foot"]] += cartoon[J["right_ankle"]] - rest[J["right_ankle"]]
-    pose = PoseSolver(Skeleton.of_joints(cartoon), BLENDER_AXES, follow="directions").solve(goals, turns)
+    pose = PoseSolver(Skeleton.of_joints(cartoon), BLENDER_AXES).solve(goals, turns)
     for j, p in enumerate(PARENTS):
         if p < 0 or j in (J["left_collar"], J["right_collar"], J["left_hip"], J["right_hip"], J["spine1"]):
             continue  # branches placed by their parent's rotation, not aimed

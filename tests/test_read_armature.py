@@ -7,7 +7,14 @@ from pathlib import Path
 import bpy
 import numpy as np
 import pytest
-from h4_scenes import SALSA_A, daz_bvh_rig, fresh_scene, metarig, mixamo_apose_cm_rig, salsa_clip
+from h4_scenes import (
+    SALSA_A,
+    daz_bvh_rig,
+    fresh_scene,
+    metarig,
+    mixamo_apose_cm_rig,
+    salsa_clip,
+)
 
 from intermask_blender.baking.bake import bake_clip, read_clip
 from intermask_blender.rigs.bonemap import bone_map_for, set_override
@@ -53,7 +60,9 @@ def test_read_back_of_rigify_inverts_placement_exactly() -> None:
     bake_clip(scene, clip, [rig], name="follow")
     back = read_clip(rig, scene, 1, FRAMES)
     bones = bone_map_for(rig).bones
-    scale, *origin = rig[PLACEMENT_KEY]
+    stored = Placement.stored(rig)
+    assert stored is not None
+    scale, origin = stored.scale, stored.origin
     for frame in (1, 60):
         scene.frame_set(frame)
         for joint in ("pelvis", "left_wrist", "right_ankle", "head"):
@@ -140,7 +149,7 @@ def test_reaction_bake_shares_the_partners_frame(tmp_path: Path) -> None:
     partner = daz_bvh_rig(scene, tmp_path, SALSA_A, frames=30)
     partner.location = (2.0, 1.0, 0.0)
     scene.view_layers[0].update()
-    partner_origin = placement_of(partner).origin
+    partner_origin = placement_of(partner, scene).origin
     reply = metarig(scene)
     reply.location = (-4.0, 0.0, 0.0)
     clip = salsa_clip(30).person(1)

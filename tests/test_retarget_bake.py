@@ -82,8 +82,8 @@ def test_rigify_metarig_pair(capsys: pytest.CaptureFixture[str]) -> None:
     9 cm longer and its shin 9 cm shorter, its hips-to-spine.001 10 cm shorter): no rigid-bone pose can
     put every joint on its scaled goal, so the bake keeps the clip's limb directions and stands the hips on
     the clip's hips; joints then sit where Rigify's own bones put them (printed). Every bone must point
-    along the clip's direction to its child, the hips' midpoint must be the clip's, and Blender must agree
-    with the solver to 1 mm."""
+    along the clip's direction to its child, the hips' midpoint must be the clip's (lower only by the few
+    millimetres a planted foot its leg cannot reach needs), and Blender must agree with the solver to 1 mm."""
     clip = salsa_clip(FRAMES)
     scene = fresh_scene()
     rigs = [metarig(scene), metarig(scene)]
@@ -105,7 +105,10 @@ def test_rigify_metarig_pair(capsys: pytest.CaptureFixture[str]) -> None:
         got = joint_world_positions(rig, scene, list(range(1, FRAMES, 5)))
         goal = placements[person].to_world(clip.positions[::5, person])
         hips = [JOINT_INDEX["left_hip"], JOINT_INDEX["right_hip"]]
-        np.testing.assert_allclose((got["left_hip"] + got["right_hip"]) / 2, goal[:, hips].mean(axis=1), atol=1e-3)
+        centre = (got["left_hip"] + got["right_hip"]) / 2
+        np.testing.assert_allclose(centre[:, :2], goal[:, hips].mean(axis=1)[:, :2], atol=1e-3)
+        drop = goal[:, hips].mean(axis=1)[:, 2] - centre[:, 2]
+        assert drop.min() > -1e-3 and drop.max() < 0.01 and np.median(drop) < 1e-3, drop
         for joint, child in (("spine1", "spine2"), ("left_collar", "left_shoulder"), ("right_elbow", "right_wrist"), ("neck", "head")):
             bone_dir = got[child] - got[joint]
             clip_dir = goal[:, JOINT_INDEX[child]] - goal[:, JOINT_INDEX[joint]]

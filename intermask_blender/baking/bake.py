@@ -17,7 +17,7 @@ from ..errors import InterMaskError
 from ..rigs.bonemap import BoneMapError, bone_map_for
 from ..rigs.read_armature import placement_of, read_clip
 from ..rigs.retarget import SolvedPose, retarget_people
-from ..rigs.rig_rest import place, rig_rest
+from ..rigs.rig_rest import place, rig_as_shown
 from ..seam import clip_file as clipmod
 from ..seam import resampling
 from ..seam import rotations as rot
@@ -145,7 +145,7 @@ def bake_clip(
     anchor_xy = np.array(armatures[0].matrix_world.translation[:2])
     if anchor is not None:
         try:
-            anchor_xy = placement_of(anchor).origin[:2]
+            anchor_xy = placement_of(anchor, scene).origin[:2]
         except clipmod.ClipError as exc:
             raise BakeError(f"anchor: {exc}") from exc
     frames = start + np.arange(timed.num_frames)
@@ -154,7 +154,7 @@ def bake_clip(
     for person, obj in enumerate(armatures):
         try:
             maps.append(bone_map_for(obj))
-            rigs.append(rig_rest(obj, maps[-1]))
+            rigs.append(rig_as_shown(obj, maps[-1], scene))  # on the floor it stands on, not its rest feet
         except BoneMapError as exc:
             raise BakeError(str(exc)) from exc
         one = timed.person(person)

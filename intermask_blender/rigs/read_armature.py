@@ -19,7 +19,7 @@ from ..seam import clip_file as clipmod
 from ..seam import contacts, protocol, resampling, skeleton
 from .bonemap import BoneMapError, bone_map_for
 from .retarget import CHILDREN, PARENTS, PRIMARY_CHILD, Retargeter, clip_local_rotations
-from .rig_rest import Placement, default_placement, rig_rest
+from .rig_rest import Placement, default_placement, rig_as_shown, rig_rest
 
 J = skeleton.JOINT_INDEX
 #: The temporary scene a reading evaluates the armature in (removed when the reading closes).
@@ -116,10 +116,11 @@ class PoseSampler:
             armature.update_tag()  # the reading depsgraph wrote its last pose back to the armature
 
 
-def placement_of(armature: Any) -> Placement:
-    """The placement baking stored on the armature, else one from its own legs (see :mod:`rig`)."""
+def placement_of(armature: Any, scene: Any) -> Placement:
+    """The placement baking stored on the armature, else one from its own legs on the floor its feet stand
+    on in ``scene`` now (see :mod:`rig_rest`)."""
     try:
-        rig = rig_rest(armature, bone_map_for(armature, reading=True))
+        rig = rig_as_shown(armature, bone_map_for(armature, reading=True), scene)
     except BoneMapError as exc:
         raise clipmod.ClipError(str(exc)) from exc
     return Placement.stored(armature) or default_placement(rig)
@@ -135,7 +136,7 @@ class ArmatureReading:
             raise clipmod.ClipError(f"'{getattr(armature, 'name', armature)}' is not an armature object")
         if frame_end < frame_start:
             raise clipmod.ClipError(f"frame range {frame_start}..{frame_end} is empty")
-        self.placement = placement_of(armature)
+        self.placement = placement_of(armature, scene)
         self.solver = Retargeter(rig_rest(armature, bone_map_for(armature, reading=True)))
         self.fps = float(scene.render.fps) / float(scene.render.fps_base)
         self.meta = {"source": "armature", "armature": armature.name, "frames": [frame_start, frame_end],
@@ -194,7 +195,7 @@ def partner_window(armature: Any, scene: Any, frames: tuple[int, int] | None = N
         raise UsageError(f"'{armature.name}' has no animation to react to")
     first, last = scene.frame_start, scene.frame_end
     if anim.action is not None:
-        first, last = (int(round(f)) for f in anim.action.frame_range)
+        first, last = (round(f) for f in anim.action.frame_range)
     if frames is not None:
         first, last = frames
         if last <= first:

@@ -81,7 +81,7 @@ class Retargeter:
 
     def __init__(self, rig: RigRest) -> None:
         self.rig = rig
-        self.solver = solver.PoseSolver(rig_skeleton(rig), solver.BLENDER_AXES, follow="directions")
+        self.solver = solver.PoseSolver(rig_skeleton(rig), solver.BLENDER_AXES)
         self.mapped = self.solver.mapped
 
     def solve(self, goals: np.ndarray, world_rot: np.ndarray, reaching: dict[int, two_bone.Reach] | None = None) -> SolvedPose:
@@ -156,6 +156,26 @@ class Retargeter:
         return quats, basis_loc
 
 
+def standing_height(retargeter: Retargeter, ankle: int) -> float:
+    """World z of the ankle joint of a foot standing on the rig's floor (its rest height on that floor)."""
+    return float(retargeter.solver.rest_joints[retargeter.mapped[ankle], 2] + retargeter.rig.floor_shift)
+
+
+def _down_to_planted_feet(retargeter: Retargeter, goals: np.ndarray, turns: np.ndarray,
+                          feet: dict[int, two_bone.Reach], pose: SolvedPose) -> tuple[np.ndarray, SolvedPose]:
+    """Where a planted leg cannot reach the floor from the clip's hips (it stretches towards it and falls
+    short), the whole body comes down by what that foot misses, in those frames, and is solved again."""
+    miss = np.zeros(len(goals))
+    for ankle, held in feet.items():
+        short = pose.joints[:, ankle, 2] - standing_height(retargeter, ankle)
+        miss = np.maximum(miss, np.asarray(held.weight) * np.maximum(short, 0.0))
+    if miss.max() < 1e-4:  # a metre-scale rig's tenth of a millimetre: every foot reached its floor
+        return goals, pose
+    lowered = goals.copy()
+    lowered[..., 2] -= miss[:, None]
+    return lowered, retargeter.solve(lowered, turns, feet)
+
+
 def feet_on_the_floor(contacts_: np.ndarray, fps: float, retargeter: Retargeter) -> dict[int, two_bone.Reach]:
     """Each planted ankle reaches for the height it stands at on the rig's floor, and for where the rig's own
     leg, following the clip's directions, has it on average over the contact (the clip's foot pin, on the
@@ -166,7 +186,7 @@ def feet_on_the_floor(contacts_: np.ndarray, fps: float, retargeter: Retargeter)
     out = {}
     for channel, ankle in FEET:
         flags = contacts_[:, channel]
-        floor = retargeter.solver.rest_joints[retargeter.mapped[ankle], 2]
+        floor = standing_height(retargeter, ankle)
 
         def hold(free: np.ndarray, flags: np.ndarray = flags, floor: float = floor) -> np.ndarray:
             pinned = contacts.hold_still(free, flags, fps)
@@ -190,6 +210,8 @@ def retarget_people(clip: clipmod.Clip, rigs: list[RigRest], placements: list[Pl
     solvers = [Retargeter(rig) for rig in rigs]
     feet = [feet_on_the_floor(clip.contacts[:, p], fps, solvers[p]) for p in people]
     poses = [solvers[p].solve(goals[p], turns[p], feet[p]) for p in people]
+    for p in people:
+        goals[p], poses[p] = _down_to_planted_feet(solvers[p], goals[p], turns[p], feet[p], poses[p])
     if clip.num_people != 2:
         return poses
     model = clip.positions.astype(np.float64)

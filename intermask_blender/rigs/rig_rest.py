@@ -5,6 +5,11 @@ object's world matrix), so the solver is plain array maths and never touches bpy
 :class:`Placement` is the one mapping between clip space (model, Y-up metres) and Blender world space for
 one character: ``world = origin + scale * model_to_blender(model)``. Baking stores it on the armature,
 so reading the armature back is the exact inverse.
+
+A rig's floor is where its feet are as the user sees it, not at rest: a glTF import can pose its root bone
+metres away from its rest (RobotExpressive stands 2.37 m above its rest pose), so the floor is measured
+from the evaluated feet (:func:`shown_floor_shift`) the first time a rig is baked onto, and stored with
+the placement so every re-bake stands it on the same floor.
 """
 
 from __future__ import annotations
@@ -19,6 +24,10 @@ from .bonemap import BoneMap, BoneMapError
 
 J = skeleton.JOINT_INDEX
 PLACEMENT_KEY = "intermask_placement"
+#: The joints whose bones are the feet: the floor is under the lowest of their heads and tails.
+FOOT_JOINTS = ("left_ankle", "right_ankle", "left_foot", "right_foot")
+#: A shown floor closer than this (m) to the rest one is the rest one (float noise of the evaluation).
+_SAME_FLOOR_M = 1e-5
 #: Thigh + shin length (m) and ankle height above the floor (m) of a typical adult, used only to read an
 #: armature that was never baked by us (no stored placement): clip = world / (rig legs / typical legs).
 TYPICAL_LEG_LENGTH = 0.84
@@ -61,6 +70,7 @@ class RigRest:
     tails: np.ndarray  # [B, 3] rest tails (armature space)
     tail_joints: dict[str, int]  # joint the rig has no bone for → the bone whose tail it is
     carriers: np.ndarray  # [B] bone that carries this one instead of its parent (detached ends, twist bones), else -1
+    floor_shift: float = 0.0  # world z of the feet as the rig is shown minus at rest (see shown_floor_shift)
 
     @property
     def object_rotation(self) -> np.ndarray:
@@ -100,8 +110,8 @@ class RigRest:
         return total / 2.0
 
     def ankle_height(self) -> float:
-        """World z of the rest ankles: where a standing foot's ankle is on this rig."""
-        return float((self.head("left_ankle")[2] + self.head("right_ankle")[2]) / 2.0)
+        """World z where a standing foot's ankle is on this rig: its rest ankles on the floor it stands on."""
+        return float((self.head("left_ankle")[2] + self.head("right_ankle")[2]) / 2.0) + self.floor_shift
 
 
 def copied_bone(armature: Any, pose_bone: Any) -> str | None:
@@ -191,6 +201,7 @@ class Placement:
 
     scale: float
     origin: np.ndarray  # [3] world position of the clip's origin on its floor
+    floor_shift: float = 0.0  # the rig's floor above its rest feet when it was first baked (RigRest.floor_shift)
 
     def to_world(self, model_points: np.ndarray) -> np.ndarray:
         return self.origin + self.scale * skeleton.model_to_blender(np.asarray(model_points, dtype=np.float64))
@@ -199,14 +210,16 @@ class Placement:
         return skeleton.blender_to_model((np.asarray(world_points, dtype=np.float64) - self.origin) / self.scale)
 
     def store(self, armature: Any) -> None:
-        armature[PLACEMENT_KEY] = [float(self.scale), *map(float, self.origin)]
+        armature[PLACEMENT_KEY] = [float(self.scale), *map(float, self.origin), float(self.floor_shift)]
 
     @classmethod
-    def stored(cls, armature: Any) -> "Placement | None":
+    def stored(cls, armature: Any) -> Placement | None:
+        """The stored placement; one stored before floors were measured (4 values) stood on the rest feet."""
         values = armature.get(PLACEMENT_KEY)
-        if values is None or len(values) != 4:
+        if values is None or len(values) not in (4, 5):
             return None
-        return cls(float(values[0]), np.array(values[1:], dtype=np.float64))
+        shift = float(values[4]) if len(values) == 5 else 0.0
+        return cls(float(values[0]), np.array(values[1:4], dtype=np.float64), shift)
 
 
 def clip_leg_length(positions: np.ndarray) -> float:
@@ -239,12 +252,42 @@ def place(positions: np.ndarray, contacts: np.ndarray, rig: RigRest, anchor_xy: 
         raise ValueError("the clip's legs have zero length")
     scale = rig.leg_length() / clip_legs
     floor = rig.ankle_height() - scale * standing_ankle_height(positions, contacts)
-    return Placement(scale, np.array([anchor_xy[0], anchor_xy[1], floor], dtype=np.float64))
+    return Placement(scale, np.array([anchor_xy[0], anchor_xy[1], floor], dtype=np.float64), rig.floor_shift)
 
 
 def default_placement(rig: RigRest) -> Placement:
     """Placement for reading an armature we never baked: typical human legs, origin under the object."""
     scale = rig.leg_length() / TYPICAL_LEG_LENGTH
     floor = rig.ankle_height() - scale * TYPICAL_ANKLE_HEIGHT
-    return Placement(scale, np.array([rig.world[0, 3], rig.world[1, 3], floor], dtype=np.float64))
+    return Placement(scale, np.array([rig.world[0, 3], rig.world[1, 3], floor], dtype=np.float64), rig.floor_shift)
+
+
+def _lowest_foot_z(points: list[np.ndarray]) -> float:
+    return float(min(p[2] for p in points))
+
+
+def shown_floor_shift(armature: Any, bone_map: BoneMap, scene: Any) -> float:
+    """How far above its rest feet the armature's feet are as it is shown now: the lowest head or tail of
+    its foot bones evaluated in ``scene`` (world space, parents and current pose included) minus the
+    lowest at rest. Zero for a rig whose current pose is its rest."""
+    layer = next((v for v in scene.view_layers if armature.name in v.objects), scene.view_layers[0])
+    layer.update()  # transforms set since the last evaluation (an import's unit fix) are not evaluated yet
+    evaluated = armature.evaluated_get(layer.depsgraph)
+    shown_world, rest_world = np.array(evaluated.matrix_world), np.array(armature.matrix_world)
+    feet = [bone_map.bones[j] for j in FOOT_JOINTS if j in bone_map.bones]
+    shown, rest = [], []
+    for name in feet:
+        pose, bone = evaluated.pose.bones[name], armature.data.bones[name]
+        shown += [shown_world[:3, :3] @ np.array(p) + shown_world[:3, 3] for p in (pose.head, pose.tail)]
+        rest += [rest_world[:3, :3] @ np.array(p) + rest_world[:3, 3] for p in (bone.head_local, bone.tail_local)]
+    shift = _lowest_foot_z(shown) - _lowest_foot_z(rest)
+    return 0.0 if abs(shift) < _SAME_FLOOR_M else shift
+
+
+def rig_as_shown(armature: Any, bone_map: BoneMap, scene: Any) -> RigRest:
+    """:func:`rig_rest` standing on its floor: the one stored when it was first baked, else measured now."""
+    rig = rig_rest(armature, bone_map)
+    stored = Placement.stored(armature)
+    rig.floor_shift = stored.floor_shift if stored is not None else shown_floor_shift(armature, bone_map, scene)
+    return rig
 

@@ -1,8 +1,8 @@
 """THE pose solver: a 22-joint motion onto any skeleton, every frame at once (numpy only).
 
-Both halves pose bodies with it, so the clip and the keyframes come from the same arithmetic: the rigid
-fit (:mod:`rigid_fit`) poses each generated person's own skeleton in model space, and the add-on's
-retarget (``intermask_blender/rigs/retarget.py``) poses an armature in Blender's world.
+The add-on's retarget (``intermask_blender/rigs/retarget.py``) poses an armature in Blender's world with
+it; it lives in the shared motion package so any other side that must pose a body does it with the same
+arithmetic.
 
 Nothing assumes the skeleton's rest pose, its bones' axes or their roll. For each bone that plays a joint
 we measure, in the rest pose, the direction from its joint to the next mapped joint down its chain, and
@@ -11,11 +11,9 @@ skeleton's own facing taken out first). Per frame the bone's world rotation is t
 ``W_j`` is the clip's world rotation of joint j (it supplies the twist) and ``S`` the smallest swing that
 points the bone where it must (it supplies the direction).
 
-Where it must point depends on what the skeleton is. ``follow="positions"`` (the clip's own skeleton):
-at the goals, with two-bone knees and elbows, so every joint lands on its goal. ``follow="directions"``
-(a rig of other proportions): along the clip's own limb directions, the hips on the clip's hips scaled
-by leg length, and a limb reaches (:mod:`two_bone`) only for the targets it is given — planted feet and
-hands on the partner — falling back to the clip's directions where reaching would fold it.
+A skeleton of other proportions than the clip's follows the clip's own limb directions, the hips on the
+clip's hips scaled by leg length, and a limb reaches (:mod:`two_bone`) only for the targets it is given —
+planted feet and hands on the partner — falling back to the clip's directions where reaching would fold it.
 """
 
 from __future__ import annotations
@@ -133,7 +131,7 @@ class Skeleton:
     carriers: np.ndarray | None = None
 
     @classmethod
-    def of_joints(cls, rest_joints: np.ndarray) -> "Skeleton":
+    def of_joints(cls, rest_joints: np.ndarray) -> Skeleton:
         """One bone per joint, heads at ``rest_joints`` [22, 3], rest rotations the identity: posed, its
         bone orientations are the joints' world rotations relative to this rest pose."""
         count = skeleton.NUM_JOINTS
@@ -172,13 +170,10 @@ def _solve_order(parents: np.ndarray, carriers: np.ndarray, follows: np.ndarray)
 
 class PoseSolver:
     """Rest-pose measurements of one skeleton, reused for every frame; ``axes`` says how the solver's world
-    lies relative to model axes (identity: model space; :data:`BLENDER_AXES`: Blender's world);
-    ``follow`` is ``"positions"`` or ``"directions"`` (see the module's docstring)."""
+    lies relative to model axes (identity: model space; :data:`BLENDER_AXES`: Blender's world)."""
 
-    def __init__(self, rest: Skeleton, axes: np.ndarray = MODEL_AXES, follow: str = "positions") -> None:
-        if follow not in ("positions", "directions"):
-            raise ValueError(f"follow must be 'positions' or 'directions', got {follow!r}")
-        self.skeleton, self.axes, self.follow = rest, axes, follow
+    def __init__(self, rest: Skeleton, axes: np.ndarray = MODEL_AXES) -> None:
+        self.skeleton, self.axes = rest, axes
         count = len(rest.parents)
         self.follows = rest.follows if rest.follows is not None else np.full(count, -1)
         carriers = rest.carriers if rest.carriers is not None else np.full(count, -1)
@@ -197,10 +192,8 @@ class PoseSolver:
         self.hip_width = float(np.linalg.norm(hips[0] - hips[1]))
         # the skeleton's rest facing → the clip's (left = +X, up = model +Y, in the solver's axes); a rig's up
         # from its hips to the top of its spine, as its pelvis bone's head may sit anywhere around the hips
-        body = rest_frame
-        if follow == "directions":
-            top = next(J[j] for j in ("head", "neck", "spine3", "spine2", "spine1") if J[j] in self.mapped)
-            body = frame(hips[0] - hips[1], heads[self.mapped[top]] - (hips[0] + hips[1]) / 2.0)
+        top = next(J[j] for j in ("head", "neck", "spine3", "spine2", "spine1") if J[j] in self.mapped)
+        body = frame(hips[0] - hips[1], heads[self.mapped[top]] - (hips[0] + hips[1]) / 2.0)
         facing = (body @ frame(axes[:, 0], axes[:, 1]).T).T  # a transposed view, as body.T is
         self.align: dict[int, np.ndarray] = {}
         self.aim: dict[int, tuple[int, np.ndarray]] = {}  # joint → (goal joint, rest direction to it)
@@ -256,21 +249,16 @@ class PoseSolver:
 
     def _stance(self, goals: np.ndarray, orient: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The pelvis bone's head for its world rotations, and the point (goal, rest) the root motion follows:
-        the pelvis joint on its goal (positions), or the hips' midpoint on the clip's (directions)."""
-        if self.follow == "positions":
-            rest = self.rest_joints[self.mapped[PELVIS]]
-            return goals[:, PELVIS] - self.pivot(orient), goals[:, PELVIS], rest
+        the hips' midpoint on the clip's."""
         centre = (goals[:, J["left_hip"]] + goals[:, J["right_hip"]]) / 2.0
         rest = self.rest_heads[self.mapped[PELVIS]] + self.rest_orient[self.mapped[PELVIS]] @ self.hip_centre
         return centre - apply(orient, self.hip_centre), centre, rest
 
     def _across(self, goals: np.ndarray) -> np.ndarray:
-        """Right hip → left hip [T,3] for the pelvis frame. Following directions, the hips keep the clip's
-        difference in height rather than its tilt: cartoon-wide hips tilted as far would lift one foot off
-        the floor and fold the other leg."""
+        """Right hip → left hip [T,3] for the pelvis frame. The hips keep the clip's difference in height
+        rather than its tilt: cartoon-wide hips tilted as far would lift one foot off the floor and fold the
+        other leg."""
         across = goals[:, J["left_hip"]] - goals[:, J["right_hip"]]
-        if self.follow == "positions":
-            return across
         up = self.axes[:, 1]
         rise = np.clip(across @ up, -0.9 * self.hip_width, 0.9 * self.hip_width)
         flat = unit(across - (across @ up)[:, None] * up)
@@ -280,7 +268,7 @@ class PoseSolver:
                    goal: Reach) -> tuple[np.ndarray, np.ndarray]:
         """Points the upper and middle bones of a reaching limb aim at (knee/elbow, then ankle/wrist)."""
         upper, middle, end = limb
-        start = base if self.follow == "positions" else goals[:, upper]
+        start = goals[:, upper]
         natural = apply(world_rot[:, upper], self.axes @ np.array([0.0, 0.0, 1.0 if middle in KNEES else -1.0]))
         return reach(base, unit(goals[:, middle] - start), unit(goals[:, end] - goals[:, middle]),
                      (self.limb_length(upper, middle), self.limb_length(middle, end)), goal, natural)
@@ -288,12 +276,10 @@ class PoseSolver:
     def solve(self, goals: np.ndarray, world_rot: np.ndarray, reaching: dict[int, Reach] | None = None) -> Pose:
         """Pose for joint goals [T,22,3] and clip world rotations [T,22,3,3], both in the solver's axes.
 
-        ``reaching``: end joint (ankle or wrist) → what its limb reaches for, when following directions;
-        following positions, every limb reaches for its end's goal.
+        ``reaching``: end joint (ankle or wrist) → what its limb reaches for; every other limb follows the
+        clip's directions.
         """
         rest, count = self.skeleton, goals.shape[0]
-        if self.follow == "positions":
-            reaching = {e: Reach(goals[:, e], np.ones(count), False, False) for _, _, e in self.limbs.values()}
         reaching = reaching or {}
         aim_at: dict[int, np.ndarray] = {}  # joint → the point its bone aims at, where a limb reaches
         up = self.axes[:, 1]
@@ -328,8 +314,6 @@ class PoseSolver:
                 goal = self.aim[joint][0]
                 if joint in aim_at:
                     direction = aim_at[joint] - heads[:, b]
-                elif self.follow == "positions":
-                    direction = goals[:, goal] - heads[:, b]
                 else:
                     direction = goals[:, goal] - goals[:, joint]
                 pointing = apply(world_rot[:, joint], self.pointer[joint])
