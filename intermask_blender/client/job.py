@@ -3,8 +3,8 @@
 Blender never waits on the worker. :func:`tick` is the timer callback: it drains the worker's messages
 (non-blocking), writes progress and status into ``scene.intermask`` and tags the sidebar for redraw.
 How long each tick takes is recorded, because a slow tick is a UI stall the animator feels. Work a job
-needs on Blender's side first (React reads its partner, Regenerate both people) is a :class:`Preparation` that the same timer runs
-in slices of about 20 ms, so no tick does a whole job's worth of work.
+needs on Blender's side first (React reads its partner, Regenerate both armatures) is a :class:`Preparation`
+that the same timer runs in slices of about 20 ms, so no tick does a whole job's worth of work.
 Nothing here touches the scene's objects: a failed or cancelled job leaves the scene as it was.
 """
 

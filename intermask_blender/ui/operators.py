@@ -131,7 +131,7 @@ class INTERMASK_OT_cancel(bpy.types.Operator):
 
 
 class INTERMASK_OT_apply(bpy.types.Operator):
-    """Bake the chosen variation onto the rigs (empty slots get the mannequin), or write a regenerated stretch; one undo step reverts it"""
+    """Bake the chosen variation (empty slots get the mannequin) or regenerated stretch; one undo step reverts it"""
 
     bl_idname = "intermask.apply"
     bl_label = "Apply"

@@ -59,7 +59,7 @@ def _prompt(context: bpy.types.Context) -> str:
 
 
 class INTERMASK_OT_regenerate_stretch(bpy.types.Operator):
-    """Regenerate the frame range on the two people's armatures in the background, keeping every key outside it; Apply writes it"""
+    """Regenerate the frame range in the background, keeping every key outside it; Apply writes it"""
 
     bl_idname = "intermask.regenerate_stretch"
     bl_label = "Regenerate"
