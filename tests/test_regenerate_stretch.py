@@ -115,6 +115,7 @@ def test_regenerating_a_stretch_keeps_every_old_key_outside_it_and_undo_brings_t
         assert ("Reading the armatures 180/180", 0.98) in [(s, round(p, 2)) for s, p in shown]  # 90 frames each
         working = [progress for status, progress in shown[len(reading):] if 0 < progress < 1]
         assert working, f"no worker progress shown: {shown}"
+        assert job.stats().longest < 0.05, job.stats()  # no tick stalls the interface, reading included
         settings = scene.intermask
         assert settings.status.startswith("The stretch ready in") and not settings.status_is_error, settings.status
         assert settings.result_mode == "EDIT" and len(settings.results) == 1
