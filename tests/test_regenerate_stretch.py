@@ -1,6 +1,7 @@
-"""Regenerate a stretch of two baked armatures through the real worker: the new actions copy every old key
-outside the stretch exactly, bake new motion inside it, keep the old actions in the NLA (muted), and one
-undo step of the operator that writes them brings the old actions back."""
+"""Regenerate a stretch of two baked armatures through the real worker, as a background job driven the way
+Blender's timer would: Regenerate returns at once, progress shows, Cancel works while the armatures are read
+and while the worker runs; Apply's new actions copy every old key outside the stretch exactly, bake new
+motion inside it, keep the old actions in the NLA (muted), and one undo step brings the old actions back."""
 
 # fake-bpy-module types animation data and its members as Optional, knows no add-on properties and no
 # legacy Action.fcurves; KeyedCurve's handles are Optional but read_curve always fills them:
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import os
 import re
+import time
+from pathlib import Path
 
 import bpy
 import numpy as np
@@ -22,6 +25,7 @@ from intermask_blender.baking.bake import bake_clip
 from intermask_blender.baking.keys import KeyedCurve, action_fcurves, read_curve
 from intermask_blender.client import job
 from intermask_blender.errors import UsageError
+from intermask_blender.rigs.read_armature import READING_SCENE
 from intermask_blender.rigs.rig_specs import resolve_rig
 
 pytestmark = pytest.mark.timeout(300)
@@ -73,6 +77,27 @@ def test_a_stretch_outside_the_animation_or_without_two_rigs_is_refused() -> Non
     assert stretch.read_people(scene, people, STRETCH).clip_frames(STRETCH) == (15, 30)
 
 
+def _pump(scene: bpy.types.Scene, until=lambda: not job.busy(), timeout: float = 240.0) -> list[tuple[str, float]]:
+    """Call the job's timer callback as Blender would (at the interval it asks for) until ``until``; the
+    status and progress the panel showed after each tick."""
+    shown = []
+    deadline = time.monotonic() + timeout
+    while not until():
+        assert time.monotonic() < deadline, f"the job did not get there: {scene.intermask.status}"
+        interval = job.tick()
+        shown.append((scene.intermask.status, scene.intermask.progress))
+        time.sleep(min(interval or 0.0, job.TICK_INTERVAL))
+    return shown
+
+
+def _regenerate(scene: bpy.types.Scene, people: list[bpy.types.Object]) -> None:
+    """Press Regenerate: it must return at once, the armatures not even read yet and the scene untouched."""
+    actions = [obj.animation_data.action.name for obj in people]
+    assert bpy.ops.intermask.regenerate_stretch() == {"FINISHED"}, scene.intermask.status
+    assert job.busy() and job._State.job.prepare is not None and len(scene.intermask.results) == 0
+    assert [obj.animation_data.action.name for obj in people] == actions
+
+
 @pytest.mark.skipif(bool(MODEL_MISSING), reason=str(MODEL_MISSING))
 @pytest.mark.parametrize("person", ["both", "a"])
 def test_regenerating_a_stretch_keeps_every_old_key_outside_it_and_undo_brings_the_old_actions_back(person: str) -> None:
@@ -82,9 +107,24 @@ def test_regenerating_a_stretch_keeps_every_old_key_outside_it_and_undo_brings_t
     names = [(obj.name, action.name) for obj, action in zip(people, old_actions)]  # undo frees the Python refs
     wanted = scene.intermask_stretch
     wanted.frame_first, wanted.frame_last, wanted.prompt, wanted.person = *STRETCH, "spin", person
-    bpy.ops.ed.undo_push(message="before the stretch")
     try:
-        assert bpy.ops.intermask.regenerate_stretch("EXEC_DEFAULT", True) == {"FINISHED"}, scene.intermask.status
+        _regenerate(scene, people)
+        shown = _pump(scene)
+        reading = [progress for status, progress in shown if status.startswith("Reading the armatures")]
+        assert reading and reading == sorted(reading) and 0 < reading[0] < reading[-1] < 1, shown
+        assert ("Reading the armatures 180/180", 0.98) in [(s, round(p, 2)) for s, p in shown]  # 90 frames each
+        working = [progress for status, progress in shown[len(reading):] if 0 < progress < 1]
+        assert working, f"no worker progress shown: {shown}"
+        assert job.stats().longest < 0.05, job.stats()  # no tick stalls the interface, reading included
+        settings = scene.intermask
+        assert settings.status.startswith("The stretch ready in") and not settings.status_is_error, settings.status
+        assert settings.result_mode == "EDIT" and len(settings.results) == 1
+        assert [obj.animation_data.action for obj in people] == old_actions, "only Apply writes"
+        # the panel moves on meanwhile: Apply writes what the job was started for
+        wanted.frame_first, wanted.frame_last, wanted.person = 1, 10, "b"
+        bpy.ops.ed.undo_push(message="before the stretch")
+        assert bpy.ops.intermask.apply("EXEC_DEFAULT", True) == {"FINISHED"}, settings.status
+        assert settings.status.startswith("Regenerated frames 31-60 → spin 31-60 - "), settings.status
         for slot, (obj, old_action, old) in enumerate(zip(people, old_actions, before)):
             adt = obj.animation_data
             if person == "a" and slot == 1:  # the kept person keeps its action as it was
@@ -116,6 +156,40 @@ def test_regenerating_a_stretch_keeps_every_old_key_outside_it_and_undo_brings_t
             obj = bpy.data.objects[name]
             assert obj.animation_data.action.name == old_action and not obj.animation_data.nla_tracks
             assert f"spin 31-60 - {name}" not in bpy.data.actions
+    finally:
+        job.shutdown()
+
+
+@pytest.mark.skipif(bool(MODEL_MISSING), reason=str(MODEL_MISSING))
+def test_regenerate_cancels_while_reading_or_in_the_worker_and_apply_refuses_a_deleted_armature() -> None:
+    scene, people = _baked_pair()
+    wanted = scene.intermask_stretch
+    wanted.frame_first, wanted.frame_last, wanted.prompt = *STRETCH, "spin"
+    actions = sorted(action.name for action in bpy.data.actions)
+    try:
+        for phase, started in (("reading", lambda: True), ("worker", lambda: job._State.job.prepare is None)):
+            _regenerate(scene, people)
+            folder = Path(job._State.job.out_dir)
+            job.tick()
+            _pump(scene, until=started)
+            assert job.busy(), phase
+            assert bpy.ops.intermask.cancel() == {"FINISHED"}
+            _pump(scene, timeout=30)
+            settings = scene.intermask
+            assert settings.status.startswith("Cancelled") and not settings.status_is_error, (phase, settings.status)
+            assert len(settings.results) == 0 and not folder.exists(), phase
+            assert READING_SCENE not in [s.name[:len(READING_SCENE)] for s in bpy.data.scenes], phase
+            assert sorted(action.name for action in bpy.data.actions) == actions, phase
+        worker = job._State.client
+        _regenerate(scene, people)
+        _pump(scene)
+        assert scene.intermask.result_mode == "EDIT", scene.intermask.status
+        assert worker is not None and job._State.client is worker, "every job is answered by the shared worker"
+        kept, gone = people[0].animation_data.action.name, people[1].name
+        bpy.data.objects.remove(people[1])
+        with pytest.raises(RuntimeError, match=re.escape(f"'{gone}', whose stretch was regenerated, is no longer")):
+            bpy.ops.intermask.apply()
+        assert scene.intermask.status_is_error and bpy.data.objects[people[0].name].animation_data.action.name == kept
     finally:
         job.shutdown()
 

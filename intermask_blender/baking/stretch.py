@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..rigs.bonemap import BoneMapError, bone_map_for
-from ..rigs.read_armature import placement_of, read_clip
+from ..rigs.read_armature import ArmatureReading, placement_of
 from ..rigs.retarget import retarget_people
 from ..rigs.rig_rest import rig_rest
 from ..seam import clip_file as clipmod
@@ -74,23 +74,97 @@ def check_stretch(armatures: list[Any], stretch: tuple[int, int]) -> tuple[int, 
     return first, last
 
 
+#: The read clip's file in the edit job's folder, next to the result: :func:`splice_result` finds it there.
+SOURCE_FILE = "stretch_source.npz"
+
+
+class StretchReading:
+    """Person A's and B's armatures read back over their whole animation (the edit needs context), a slice
+    at a time so the panel's job timer can spread it across ticks (see ``client.job.Preparation``).
+
+    The clip it ends with records what the job was started for (armature names, scene frames and rate, the
+    stretch, whose motion, the prompt) so the result is written onto those, whatever the panel says by then.
+    Given ``request``, its last step saves the clip where the request names it and fills in the clip frames
+    (they depend on how many 30 fps frames the reading gives). :meth:`close` must follow."""
+
+    def __init__(self, scene: Any, armatures: list[Any], stretch: tuple[int, int], *, person: str = "both",
+                 prompt: str = "", request: protocol.Edit | None = None) -> None:
+        first, last = check_stretch(armatures, stretch)
+        if person not in protocol.PERSONS:
+            raise UsageError(f"person must be one of {', '.join(protocol.PERSONS)}, not {person!r}")
+        self.first, self.fps, self.stretch, self.request = first, scene_fps(scene), stretch, request
+        self.meta = {"source": "armatures", "armatures": [obj.name for obj in armatures], "frames": [first, last],
+                     "scene_fps": self.fps, "stretch": list(stretch), "person": person, "prompt": prompt}
+        self.readings: list[ArmatureReading] = []
+        try:
+            self.readings += [ArmatureReading(obj, scene, first, last) for obj in armatures]
+        except BaseException:
+            self.close()
+            raise
+        self.status = "Reading the armatures…"
+        self.source: StretchSource | None = None
+
+    def step(self, budget_s: float | None) -> float:
+        """Frames for about ``budget_s`` seconds (None: all); then the clip, then its file, a call each."""
+        pending = [r for r in self.readings if r.progress[0] < r.progress[1]]
+        if pending:
+            pending[0].sample(budget_s)
+            done = sum(r.progress[0] for r in self.readings)
+            total = sum(r.progress[1] for r in self.readings)
+            self.status = f"Reading the armatures {done}/{total}"
+            return 0.98 * done / total
+        if self.source is None:
+            clip = clipmod.stack_people([r.clip() for r in self.readings], self.meta)
+            self.source = StretchSource(clip, self.first, self.fps)
+            return 0.99
+        if self.request is not None:
+            self.source.clip.save(self.request.clip)
+            self.request.first, self.request.last = self.source.clip_frames(self.stretch)
+        return 1.0
+
+    def close(self) -> None:
+        for reading in self.readings:
+            reading.close()
+
+
 def read_people(scene: Any, armatures: list[Any], stretch: tuple[int, int]) -> StretchSource:
-    """Person A's and B's armatures read back over their whole animation (the edit needs context)."""
-    first, last = check_stretch(armatures, stretch)
-    clips = [read_clip(obj, scene, first, last) for obj in armatures]
-    meta = {"source": "armatures", "armatures": [obj.name for obj in armatures], "frames": [first, last]}
-    return StretchSource(clipmod.stack_people(clips, meta), first, scene_fps(scene))
+    """The two armatures read back in one go (see :class:`StretchReading`)."""
+    reading = StretchReading(scene, armatures, stretch)
+    try:
+        while reading.source is None:
+            reading.step(None)
+        return reading.source
+    finally:
+        reading.close()
 
 
-def edit_request(source: StretchSource, stretch: tuple[int, int], out_dir: Path, *, person: str = "both",
-                 prompt: str = "", sampler: protocol.SamplerSettings = protocol.DEFAULT_SAMPLER) -> protocol.Edit:
-    """The worker's edit of ``stretch`` (scene frames): the read clip saved in ``out_dir``, frames converted."""
-    if person not in protocol.PERSONS:
-        raise UsageError(f"person must be one of {', '.join(protocol.PERSONS)}, not {person!r}")
-    path = source.clip.save(out_dir / "stretch_source.npz")
-    first, last = source.clip_frames(stretch)
-    return protocol.Edit(protocol.new_job_id(), clip=str(path), first=first, last=last, person=person,
-                         prompt=prompt, sampler=sampler, out_dir=str(out_dir))
+def edit_request(out_dir: Path, *, person: str, prompt: str,
+                 sampler: protocol.SamplerSettings = protocol.DEFAULT_SAMPLER) -> protocol.Edit:
+    """The worker's edit, its clip file in ``out_dir``; :class:`StretchReading` fills in the clip frames."""
+    return protocol.Edit(protocol.new_job_id(), clip=str(out_dir / SOURCE_FILE), person=person, prompt=prompt,
+                         sampler=sampler, out_dir=str(out_dir))
+
+
+def splice_result(scene: Any, result_path: str) -> tuple[list[str], tuple[int, int]]:
+    """An edit job's result written (:func:`splice_stretch`) onto the armatures and stretch it was started
+    for, as recorded in the read clip beside it; the new actions' names and the stretch."""
+    try:
+        source_clip = clipmod.Clip.load(Path(result_path).parent / SOURCE_FILE)
+        edited = clipmod.Clip.load(result_path)
+    except (OSError, clipmod.ClipError) as exc:
+        raise BakeError(f"the regenerated stretch's files are gone ({exc}): press Regenerate again") from exc
+    meta = source_clip.meta
+    armatures = []
+    for name in meta["armatures"]:
+        obj = scene.objects.get(name)
+        if obj is None or obj.type != "ARMATURE":
+            raise BakeError(f"'{name}', whose stretch was regenerated, is no longer in the scene: "
+                            "press Regenerate again")
+        armatures.append(obj)
+    first, last = meta["stretch"]
+    source = StretchSource(source_clip, meta["frames"][0], meta["scene_fps"])
+    name = f"{meta['prompt'] or 'InterMask'} {first}-{last}"
+    return splice_stretch(scene, armatures, edited, source, (first, last), name, meta["person"]), (first, last)
 
 
 def _spliced(old: KeyedCurve, frames: np.ndarray, values: np.ndarray, stretch: tuple[int, int]) -> KeyedCurve:

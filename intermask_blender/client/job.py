@@ -3,8 +3,8 @@
 Blender never waits on the worker. :func:`tick` is the timer callback: it drains the worker's messages
 (non-blocking), writes progress and status into ``scene.intermask`` and tags the sidebar for redraw.
 How long each tick takes is recorded, because a slow tick is a UI stall the animator feels. Work a job
-needs on Blender's side first (React reads its partner) is a :class:`Preparation` that the same timer runs
-in slices of about 20 ms, so no tick does a whole job's worth of work.
+needs on Blender's side first (React reads its partner, Regenerate both armatures) is a :class:`Preparation`
+that the same timer runs in slices of about 20 ms, so no tick does a whole job's worth of work.
 Nothing here touches the scene's objects: a failed or cancelled job leaves the scene as it was.
 """
 
@@ -74,7 +74,7 @@ class _Job:
     started: float = field(default_factory=time.perf_counter)
     #: Set while Blender-side work runs before the request goes to the worker (with the request and config).
     prepare: Preparation | None = None
-    request: protocol.Generate | protocol.React | None = None
+    request: protocol.Generate | protocol.React | protocol.Edit | None = None
     config: WorkerConfig | None = None
     cancelled: bool = False
 
@@ -84,6 +84,11 @@ class TickStats:
     ticks: int = 0
     longest: float = 0.0
     total: float = 0.0
+
+
+#: The result's kind, by request: Apply bakes a GENERATE or REACT result, and splices an EDIT one into the
+#: armatures it was read from.
+_MODES: dict[type, str] = {protocol.React: "REACT", protocol.Edit: "EDIT"}
 
 
 class _State:
@@ -135,7 +140,7 @@ def _client_for(config: WorkerConfig) -> WorkerClient:
     return _State.client
 
 
-def start(scene: bpy.types.Scene, request: protocol.Generate | protocol.React, config: WorkerConfig,
+def start(scene: bpy.types.Scene, request: protocol.Generate | protocol.React | protocol.Edit, config: WorkerConfig,
           *, partner: str = "", first_frame: int = 0, prepare: Preparation | None = None) -> str:
     """Send ``request`` to the worker and start polling; raises :class:`JobStartError` if a job is running.
 
@@ -145,7 +150,7 @@ def start(scene: bpy.types.Scene, request: protocol.Generate | protocol.React, c
     from then on the job removes it when it fails or its results are replaced."""
     if _State.job is not None:
         raise JobStartError("a job is already running: wait for it or press Cancel")
-    mode = "REACT" if isinstance(request, protocol.React) else "GENERATE"
+    mode = _MODES.get(type(request), "GENERATE")
     job = _Job(request.id, scene.name, mode, request.prompt, partner, first_frame, request.out_dir,
                prepare=prepare, request=request, config=config)
     settings = scene.intermask
@@ -316,7 +321,8 @@ def _finish_result(settings: bpy.types.PropertyGroup, job: _Job, result: protoco
     settings.progress = 1.0
     seconds = time.perf_counter() - job.started
     count = len(result.clips)
-    settings.status = f"{count} variation{'s' if count != 1 else ''} ready in {seconds:.1f} s: preview or Apply"
+    ready = "The stretch" if job.mode == "EDIT" else f"{count} variation{'s' if count != 1 else ''}"
+    settings.status = f"{ready} ready in {seconds:.1f} s: preview or Apply"
     settings.status_is_error = False
 
 

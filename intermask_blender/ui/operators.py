@@ -16,7 +16,7 @@ from typing import cast
 import bpy
 
 from ..baking import preview_figures as preview
-from ..baking import results
+from ..baking import results, stretch
 from ..client import job
 from ..errors import USER_ERRORS, UsageError
 from ..rigs.read_armature import ArmatureReading, partner_window
@@ -131,7 +131,7 @@ class INTERMASK_OT_cancel(bpy.types.Operator):
 
 
 class INTERMASK_OT_apply(bpy.types.Operator):
-    """Bake the chosen variation onto the rigs (empty slots get the mannequin); one undo step reverts it"""
+    """Bake the chosen variation (empty slots get the mannequin) or regenerated stretch; one undo step reverts it"""
 
     bl_idname = "intermask.apply"
     bl_label = "Apply"
@@ -146,6 +146,8 @@ class INTERMASK_OT_apply(bpy.types.Operator):
         settings = scene.intermask
         paths = [item.name for item in settings.results]
         rigs_by_person = [settings.armature_a, settings.armature_b]
+        if settings.result_mode == "EDIT":
+            return self._apply_stretch(scene, paths[0])
         try:
             clip = results.load_variation(paths, settings.variation)
             slots = results.people_to_bake(clip, settings.result_mode)[1]
@@ -163,6 +165,19 @@ class INTERMASK_OT_apply(bpy.types.Operator):
             setattr(settings, ("armature_a", "armature_b")[slot], scene.objects[name])
         names = ", ".join(report.actions)
         settings.status = f"Applied variation {settings.variation}: {report.frames} frames → {names}"
+        settings.status_is_error = False
+        self.report({"INFO"}, settings.status)
+        return {"FINISHED"}
+
+    def _apply_stretch(self, scene: bpy.types.Scene, path: str) -> set[str]:
+        """A Regenerate job's result, spliced into the armatures and frames it was started for."""
+        settings = scene.intermask
+        try:
+            actions, frames = stretch.splice_result(scene, path)
+        except USER_ERRORS as exc:
+            return _fail(self, settings, str(exc))
+        preview.discard(scene)
+        settings.status = f"Regenerated frames {frames[0]}-{frames[1]} → {', '.join(actions)}"
         settings.status_is_error = False
         self.report({"INFO"}, settings.status)
         return {"FINISHED"}

@@ -2,10 +2,10 @@
 Regenerate button (a sub-panel of the InterMask panel, with its own scene settings).
 
 It works on the applied result's two armatures (the panel's Person A and B) or, when those are not both
-set, on the two selected armatures (A first by name). Regenerate is one operator with UNDO: it reads the
-armatures back, waits for the worker's edit (a progress bar in windows × steps on the cursor) and writes
-the new actions (:mod:`baking.stretch`), so one undo step brings the old actions back. It waits because
-the write must happen inside the operator for that one undo step; an edit is a few windows at most.
+set, on the two selected armatures (A first by name). Regenerate starts a background job like Generate
+(:mod:`client.job`: the armatures read across timer ticks, then the shared worker's edit, with progress and
+Cancel); the interface never waits. The result is written by Apply (its one undo step brings the old actions
+back), onto the armatures and frames the job was started for (:func:`baking.stretch.splice_result`).
 """
 
 # fake-bpy-module types every context member as Optional and RNA collections as unions of all ID types:
@@ -13,17 +13,15 @@ the write must happen inside the operator for that one undo step; an edit is a f
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import bpy
 
 from ..baking import stretch
 from ..client import job
-from ..client.worker_client import WorkerClient, run_job
 from ..errors import USER_ERRORS, UsageError
-from ..seam import clip_file as clipmod
 from . import preferences, properties
 
 
@@ -61,47 +59,41 @@ def _prompt(context: bpy.types.Context) -> str:
 
 
 class INTERMASK_OT_regenerate_stretch(bpy.types.Operator):
-    """Regenerate the frame range on the two people's armatures, keeping every key outside it; one undo step reverts it"""
+    """Regenerate the frame range in the background, keeping every key outside it; Apply writes it"""
 
     bl_idname = "intermask.regenerate_stretch"
     bl_label = "Regenerate"
-    bl_options = {"REGISTER", "UNDO"}
+    bl_options = {"REGISTER"}
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
         return not job.busy()
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        scene = context.scene
+        scene = cast(bpy.types.Scene, context.scene)  # never None while an operator runs
         settings, wanted = scene.intermask, scene.intermask_stretch
         frames = (int(wanted.frame_first), int(wanted.frame_last))
         sampler = replace(properties.sampler_settings(settings), variations=1)
-        window = context.window_manager
+        out_dir: Path | None = None
         try:
             prompt = _prompt(context)
             armatures = stretch_armatures(context)
-            source = stretch.read_people(scene, armatures, frames)
             config = preferences.worker_config(context)
-            client = WorkerClient(config.python, config.checkpoint, config.device)
-            window.progress_begin(0, 1)
+            out_dir = job.new_job_folder()
+            request = stretch.edit_request(out_dir, person=wanted.person, prompt=prompt, sampler=sampler)
+            reading = stretch.StretchReading(scene, armatures, frames, person=wanted.person, prompt=prompt,
+                                             request=request)
             try:
-                with tempfile.TemporaryDirectory(prefix=job.JOB_FOLDER_PREFIX) as folder:
-                    request = stretch.edit_request(source, frames, Path(folder), person=wanted.person,
-                                                   prompt=prompt, sampler=sampler)
-                    result = run_job(client, request, lambda p: window.progress_update(p.step / max(p.total, 1)))
-                    edited = clipmod.Clip.load(result.clips[0])
-            finally:
-                window.progress_end()
-                client.shutdown()
-            name = f"{prompt} {frames[0]}-{frames[1]}"
-            actions = stretch.splice_stretch(scene, armatures, edited, source, frames, name, wanted.person)
+                job.start(scene, request, config, prepare=reading)
+            except BaseException:
+                reading.close()
+                raise
         except USER_ERRORS as exc:
+            job.discard_folder(out_dir)
             settings.status, settings.status_is_error = str(exc), True
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        settings.status = f"Regenerated frames {frames[0]}-{frames[1]} → {', '.join(actions)}"
-        settings.status_is_error = False
-        self.report({"INFO"}, settings.status)
+        self.report({"INFO"}, f"InterMask: regenerating frames {frames[0]}-{frames[1]}")
         return {"FINISHED"}
 
 
