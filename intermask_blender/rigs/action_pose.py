@@ -21,7 +21,7 @@ _CHANNEL = re.compile(r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]\.(location|rotation_
                       r"rotation_axis_angle|scale)$")
 _SIZES = {"location": 3, "rotation_quaternion": 4, "rotation_euler": 3, "rotation_axis_angle": 4, "scale": 3}
 #: Frames evaluated between two looks at the clock (one vectorised forward-kinematics pass each).
-_CHUNK = 30
+FRAMES_PER_CHUNK = 30
 
 
 def action_fcurves(armature: Any) -> list[Any] | None:
@@ -211,7 +211,7 @@ class ActionPoseSampler:
         True once every frame is done."""
         began = time.perf_counter()
         while self.done < len(self.frames):
-            stop = min(self.done + _CHUNK, len(self.frames))
+            stop = min(self.done + FRAMES_PER_CHUNK, len(self.frames))
             frames = np.array(self.frames[self.done:stop], dtype=np.float64)
             pose = self._pose(frames)
             world = self.world
