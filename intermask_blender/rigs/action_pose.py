@@ -27,10 +27,12 @@ FRAMES_PER_CHUNK = 30
 def action_fcurves(armature: Any) -> list[Any] | None:
     """The F-curves the active action plays on ``armature``: its slot's channelbag on 4.4+ (None when no
     slot is assigned), ``Action.fcurves`` before."""
-    adt = armature.animation_data
-    if not hasattr(adt.action, "layers"):
-        return list(adt.action.fcurves)
+    import bpy
     from bpy_extras import anim_utils
+
+    adt = armature.animation_data
+    if bpy.app.version < (4, 4, 0):
+        return list(adt.action.fcurves)
 
     if adt.action_slot is None:
         return None
