@@ -21,7 +21,7 @@ _CHANNEL = re.compile(r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]\.(location|rotation_
                       r"rotation_axis_angle|scale)$")
 _SIZES = {"location": 3, "rotation_quaternion": 4, "rotation_euler": 3, "rotation_axis_angle": 4, "scale": 3}
 #: Frames evaluated between two looks at the clock (one vectorised forward-kinematics pass each).
-FRAMES_PER_CHUNK = 30
+FRAMES_PER_CHUNK = 10
 
 
 def action_fcurves(armature: Any) -> list[Any] | None:
