@@ -171,6 +171,8 @@ class ActionPoseSampler:
         data = armature.data.bones
         self.rest = {n: np.array(data[n].matrix_local, dtype=np.float64) for n in self.order}
         self.parent = {n: data[n].parent.name if data[n].parent else None for n in self.order}
+        self.offset = {n: self.rest[n] if p is None else np.linalg.inv(self.rest[p]) @ self.rest[n]
+                       for n, p in self.parent.items()}  # rest relative to the parent (Blender's offs_bone)
         self.hinge = {n: not data[n].use_inherit_rotation for n in self.order}
         self.local_location = {n: data[n].use_local_location for n in self.order}
         self.length = {n: data[n].length for n in self.order}
@@ -181,12 +183,11 @@ class ActionPoseSampler:
         """Armature-space pose matrices [N,4,4] of every bone in :attr:`order`."""
         pose: dict[str, np.ndarray] = {}
         for name in self.order:
-            channel, rest, parent = self.channels[name].matrices(frames), self.rest[name], self.parent[name]
+            channel, offset, parent = self.channels[name].matrices(frames), self.offset[name], self.parent[name]
             if parent is None:
-                offset, rotscale, parent_pose = rest, np.broadcast_to(rest, channel.shape), None
+                rotscale, parent_pose = np.broadcast_to(offset, channel.shape), None
             else:
                 parent_pose, parent_rest = pose[parent], self.rest[parent]
-                offset = np.linalg.inv(parent_rest) @ rest
                 if self.hinge[name]:  # the parent's rest orientation, scaled by the parent's pose scale
                     scale = np.linalg.norm(parent_pose[:, :3, :3], axis=1)
                     frame = np.broadcast_to(parent_rest, channel.shape).copy()
