@@ -250,6 +250,7 @@ def test_preview_shows_the_clip_joints_and_apply_removes_it(scene, salsa_variati
 
 
 def test_react_reads_the_active_animated_armature_as_the_partner(scene, salsa_variations, tmp_path) -> None:
+    from intermask_blender.rigs.action_pose import FRAMES_PER_CHUNK, ActionPoseSampler
     from intermask_blender.rigs.read_armature import READING_SCENE
     from intermask_blender.seam import skeleton
     from intermask_blender.ui.operators import PartnerReading, active_partner
@@ -262,10 +263,13 @@ def test_react_reads_the_active_animated_armature_as_the_partner(scene, salsa_va
     scene.frame_set(7)
     reading = PartnerReading(active_partner(bpy.context), scene, tmp_path / "partner.npz")
     slices = []
-    while not slices or slices[-1] < 1.0:  # as the timer does it: a slice of about a frame per call
+    assert isinstance(reading.reading.sampler, ActionPoseSampler), "an action-only rig is read from its F-curves"
+    while not slices or slices[-1] < 1.0:  # as the timer does it: the least work per call
         slices.append(reading.step(0.0))
+        assert scene.frame_current == 7 and READING_SCENE not in bpy.data.scenes
     reading.close()
-    assert len(slices) == 90 + 2 and reading.status == "Reading the partner 90/90"  # + conversion, + file
+    chunks = -(-90 // FRAMES_PER_CHUNK)
+    assert len(slices) == chunks + 2 and reading.status == "Reading the partner 90/90"  # + conversion, + file
     assert scene.frame_current == 7 and READING_SCENE not in bpy.data.scenes, "the animator's scene is untouched"
     assert reading.first == int(person_a.animation_data.action.frame_range[0])
     partner = clipmod.Clip.load(reading.path)

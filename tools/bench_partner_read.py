@@ -5,8 +5,9 @@
 
 For a baked mannequin and for Rigify's generated control rig deforming a subdivided body, prints the
 cost per frame of ``scene.frame_set`` in the animator's scene (how the partner used to be read, all
-frames in one tick) and of the add-on's reading scene (the armature alone), the one-off set-up of that
-scene, and the longest timer tick when the panel's React reads the partner (about 20 ms a slice,
+frames in one tick), of the add-on's reading scene (the armature alone) and its one-off set-up, of the
+F-curve reader (set-up included; where the rig allows it: the mannequin yes, Rigify's control rig with
+its constraints and drivers no), and the longest timer tick when the panel's React reads the partner (about 20 ms a slice,
 plus the clip's conversion and save on the last tick). Headless bpy: a GUI adds viewport work to
 every frame change in the animator's scene, none to the reading scene.
 """
@@ -30,7 +31,8 @@ from h4_scenes import fresh_scene, generated_rigify, salsa_clip
 
 from intermask_blender.baking.bake import bake_clip
 from intermask_blender.rigs import rig_specs
-from intermask_blender.rigs.read_armature import ArmatureReading
+from intermask_blender.rigs.action_pose import ActionPoseSampler, fcurve_refusal
+from intermask_blender.rigs.read_armature import ArmatureReading, PoseSampler
 from intermask_blender.ui.operators import PartnerReading
 
 
@@ -51,7 +53,7 @@ def _body(rig: Any) -> None:
     body.modifiers.new("Subdivision", "SUBSURF").levels = 2
 
 
-def measure(rig: Any, scene: Any, frames: int) -> dict[str, float]:
+def measure(rig: Any, scene: Any, frames: int) -> dict[str, float | str]:
     first = scene.frame_current
     began = time.perf_counter()
     for frame in range(first, first + frames):
@@ -60,14 +62,24 @@ def measure(rig: Any, scene: Any, frames: int) -> dict[str, float]:
     frame_set_ms = (time.perf_counter() - began) * 1000 / frames
     scene.frame_set(first)
 
+    window = range(first, first + frames)
+    probe = ArmatureReading(rig, scene, window[0], window[-1])
+    bones = probe.solver.rig.bone_names
+    probe.close()
     began = time.perf_counter()
-    reading = ArmatureReading(rig, scene, first, first + frames - 1)
-    reading.sample(0.0)  # the first frame builds the reading scene's depsgraph
+    sampler = PoseSampler(rig, scene, window, bones)
+    sampler.sample(0.0)  # the first frame builds the reading scene's depsgraph
     setup_ms = (time.perf_counter() - began) * 1000
     began = time.perf_counter()
-    reading.sample()
+    sampler.sample()
     reading_ms = (time.perf_counter() - began) * 1000 / (frames - 1)
-    reading.close()
+    sampler.close()
+    refusal = fcurve_refusal(rig)
+    fcurves: dict[str, float | str] = {"fcurve_reader": f"refused: {refusal}"}
+    if refusal is None:
+        began = time.perf_counter()
+        ActionPoseSampler(rig, window, bones).sample()
+        fcurves = {"fcurve_reader_ms_per_frame": (time.perf_counter() - began) * 1000 / frames}
 
     bpy.context.view_layer.objects.active = rig
     path = Path(bpy.app.tempdir or "/tmp") / "bench_partner.npz"
@@ -81,7 +93,7 @@ def measure(rig: Any, scene: Any, frames: int) -> dict[str, float]:
     partner.close()
     path.unlink(missing_ok=True)
     return {"frame_set_ms_per_frame": frame_set_ms, "reading_scene_ms_per_frame": reading_ms,
-            "reading_scene_setup_ms": setup_ms, "ticks": len(ticks), "longest_tick_ms": max(ticks),
+            "reading_scene_setup_ms": setup_ms, **fcurves, "ticks": len(ticks), "longest_tick_ms": max(ticks),
             "last_tick_ms": ticks[-1], "frames": partner.reading.progress[1]}
 
 

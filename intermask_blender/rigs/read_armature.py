@@ -1,8 +1,10 @@
 """Read an animated armature back into a clip (reaction input), as the exact inverse of baking.
 
-Whatever drives the armature — its action, NLA strips, constraints, drivers — the depsgraph-evaluated
-pose is what is read, frame by frame, in a scene of its own (see :class:`PoseSampler`), so that reading
-can be spread over the UI's timer ticks without moving the animator's current frame. World joint positions go back to model space through the
+An armature moved by its active action alone is read from the action's F-curves (see :mod:`action_pose`):
+no scene is touched, so no viewport redraws. Whatever else drives an armature — NLA strips, constraints,
+drivers — the depsgraph-evaluated pose is read, frame by frame, in a scene of its own (see
+:class:`PoseSampler`). Either way reading can be spread over the UI's timer ticks without moving the
+animator's current frame. World joint positions go back to model space through the
 placement baking stored on the armature (scale by leg length, origin on the floor); an armature we never
 baked gets a placement from its own leg length. Frames are resampled from the scene rate to 30 fps.
 """
@@ -17,6 +19,7 @@ import numpy as np
 from ..errors import UsageError
 from ..seam import clip_file as clipmod
 from ..seam import contacts, protocol, resampling, skeleton
+from .action_pose import ActionPoseSampler, fcurve_refusal
 from .bonemap import BoneMapError, bone_map_for
 from .retarget import CHILDREN, PARENTS, PRIMARY_CHILD, Retargeter, clip_local_rotations
 from .rig_rest import Placement, default_placement, rig_as_shown, rig_rest
@@ -54,9 +57,11 @@ class PoseSampler:
 
     Frames are evaluated in a temporary scene that holds only the armature (its constraint and driver
     targets come along as dependencies): a frame costs the armature's own evaluation instead of the whole
-    scene's (bodies it deforms, everything else animated), the scene's current frame never moves, and no
-    viewport is asked to redraw. Objects are found by name on every call, so an undo between calls is an
-    error, never a dangling reference."""
+    scene's (bodies it deforms, everything else animated) and the scene's current frame never moves.
+    Evaluating frames there redraws no viewport, but creating, linking and removing the scene each set off
+    viewport redraws in a GUI (1.5–2.2 s of pauses in all), so rigs :mod:`action_pose` can read don't come
+    here. Objects are found by name on every call, so an undo between calls is an error, never a
+    dangling reference."""
 
     def __init__(self, armature: Any, scene: Any, frames: range, bones: list[str]) -> None:
         import bpy
@@ -141,7 +146,12 @@ class ArmatureReading:
         self.fps = float(scene.render.fps) / float(scene.render.fps_base)
         self.meta = {"source": "armature", "armature": armature.name, "frames": [frame_start, frame_end],
                      "scene_fps": self.fps}
-        self.sampler = PoseSampler(armature, scene, range(frame_start, frame_end + 1), self.solver.rig.bone_names)
+        frames, bones = range(frame_start, frame_end + 1), self.solver.rig.bone_names
+        # the action alone moves the common rig: its F-curves give the pose without a scene (no viewport
+        # redraws); anything else is evaluated in the reading scene
+        self.sampler: ActionPoseSampler | PoseSampler = (
+            ActionPoseSampler(armature, frames, bones) if fcurve_refusal(armature) is None
+            else PoseSampler(armature, scene, frames, bones))
 
     @property
     def progress(self) -> tuple[int, int]:
