@@ -214,7 +214,7 @@ def splice_stretch(scene: Any, armatures: list[Any], edited: clipmod.Clip, sourc
         rigs = [rig_rest(obj, bone_map_for(obj)) for obj in armatures]
     except BoneMapError as exc:
         raise BakeError(str(exc)) from exc
-    poses = retarget_people(timed, rigs, [placement_of(obj) for obj in armatures])
+    poses = retarget_people(timed, rigs, [placement_of(obj, scene) for obj in armatures])
     names = []
     for slot, (obj, rig, pose) in enumerate(zip(armatures, rigs, poses)):
         if person != "both" and protocol.PERSONS[slot] != person:
