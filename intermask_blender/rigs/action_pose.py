@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import UsageError
+
 _CHANNEL = re.compile(r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]\.(location|rotation_quaternion|rotation_euler|'
                       r"rotation_axis_angle|scale)$")
 _SIZES = {"location": 3, "rotation_quaternion": 4, "rotation_euler": 3, "rotation_axis_angle": 4, "scale": 3}
@@ -154,12 +156,7 @@ class ActionPoseSampler:
         self.orient = np.empty((len(frames), len(bones), 3, 3))
         self.done = 0
         self.world = np.array(armature.matrix_basis, dtype=np.float64)  # = world: no parent, no constraint
-        curves: dict[str, dict[tuple[str, int], Any]] = {}
-        for fcurve in action_fcurves(armature) or []:
-            match = _CHANNEL.match(fcurve.data_path)
-            if match and not fcurve.mute and not (fcurve.group is not None and fcurve.group.mute):
-                name = match.group(1).replace('\\"', '"').replace("\\\\", "\\")
-                curves.setdefault(name, {})[(match.group(2), fcurve.array_index)] = fcurve
+        self.armature = armature.name  # looked up again every tick: an undo or a delete frees the Python refs
         self.order: list[str] = []  # the asked bones and their ancestors, parents first
         for name in bones:
             chain = []
@@ -176,14 +173,29 @@ class ActionPoseSampler:
         self.hinge = {n: not data[n].use_inherit_rotation for n in self.order}
         self.local_location = {n: data[n].use_local_location for n in self.order}
         self.length = {n: data[n].length for n in self.order}
-        self.channels = {n: _BoneChannels(armature.pose.bones[n], curves.get(n, {})) for n in self.order}
         self.asked = bones
 
-    def _pose(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+    def _channels(self) -> dict[str, _BoneChannels]:
+        """Each bone's channels from the armature as it is now; refuses one that was deleted or whose
+        animation changed into one this reader does not follow (after an undo, say) since reading began."""
+        import bpy
+
+        armature = bpy.data.objects.get(self.armature)
+        if armature is None or armature.type != "ARMATURE" or fcurve_refusal(armature) is not None:
+            raise UsageError(f"'{self.armature}' changed while it was being read (undo?): press Generate again")
+        curves: dict[str, dict[tuple[str, int], Any]] = {}
+        for fcurve in action_fcurves(armature) or []:
+            match = _CHANNEL.match(fcurve.data_path)
+            if match and not fcurve.mute and not (fcurve.group is not None and fcurve.group.mute):
+                name = match.group(1).replace('\\"', '"').replace("\\\\", "\\")
+                curves.setdefault(name, {})[(match.group(2), fcurve.array_index)] = fcurve
+        return {n: _BoneChannels(armature.pose.bones[n], curves.get(n, {})) for n in self.order}
+
+    def _pose(self, channels: dict[str, _BoneChannels], frames: np.ndarray) -> dict[str, np.ndarray]:
         """Armature-space pose matrices [N,4,4] of every bone in :attr:`order`."""
         pose: dict[str, np.ndarray] = {}
         for name in self.order:
-            channel, offset, parent = self.channels[name].matrices(frames), self.offset[name], self.parent[name]
+            channel, offset, parent = channels[name].matrices(frames), self.offset[name], self.parent[name]
             if parent is None:
                 rotscale, parent_pose = np.broadcast_to(offset, channel.shape), None
             else:
@@ -213,10 +225,11 @@ class ActionPoseSampler:
         """Compute frames until all are done or ``budget_s`` seconds are spent (at least one chunk);
         True once every frame is done."""
         began = time.perf_counter()
+        channels = self._channels()
         while self.done < len(self.frames):
             stop = min(self.done + FRAMES_PER_CHUNK, len(self.frames))
             frames = np.array(self.frames[self.done:stop], dtype=np.float64)
-            pose = self._pose(frames)
+            pose = self._pose(channels, frames)
             world = self.world
             for b, name in enumerate(self.asked):
                 matrix = world @ pose[name]
