@@ -12,6 +12,7 @@ which bones share a segment's twist: what a bone map of this rig must come out a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import bpy
@@ -354,3 +355,17 @@ def skin(scene: Any, built: BuiltRig) -> Any:
     modifier: Any = body.modifiers.new("Armature", "ARMATURE")
     modifier.object = obj
     return body
+
+
+def export_copy(scene: Any, style: str, path: Path, **options: Any) -> BuiltRig:
+    """A rig of ``style`` with random names, skinned and written to ``path`` by Blender's own exporter: glTF for
+    ``.glb``, else FBX at centimetre scale (what tools that work in cm write)."""
+    built = build_rig(scene, style, names="random", **options)
+    body = skin(scene, built)
+    with bpy.context.temp_override(selected_objects=[built.armature, body], active_object=built.armature):
+        if path.suffix == ".glb":
+            bpy.ops.export_scene.gltf(filepath=str(path), use_selection=False, export_animations=False)
+        else:
+            bpy.ops.export_scene.fbx(filepath=str(path), add_leaf_bones=False, global_scale=100.0,
+                                     apply_unit_scale=False, bake_anim=False)
+    return built

@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 import rig_fidelity as rf
 from h4_scenes import fresh_scene, salsa_clip
-from rig_factory import BuiltRig, build_rig, skin
+from rig_factory import BuiltRig, build_rig, export_copy
 
 from intermask_blender.baking.keys import Channel, write_action
 from intermask_blender.rigs.bonemap import bone_map_for
@@ -80,16 +80,8 @@ def _exported(style: str, kind: str, **options: Any) -> Callable[[], tuple[Any, 
 
 @lru_cache(maxsize=4)
 def _export(style: str, kind: str, options: tuple[tuple[str, Any], ...]) -> Path:
-    scene = fresh_scene(24)  # an import that took over the file's rate would show in the scene's fps
-    built = build_rig(scene, style, names="random", **dict(options))
-    body = skin(scene, built)
     path = Path(tempfile.mkdtemp(prefix="rig_matrix_")) / f"rig.{kind}"
-    with bpy.context.temp_override(selected_objects=[built.armature, body], active_object=built.armature):
-        if kind == "glb":
-            bpy.ops.export_scene.gltf(filepath=str(path), use_selection=False, export_animations=False)
-        else:
-            bpy.ops.export_scene.fbx(filepath=str(path), add_leaf_bones=False, global_scale=100.0,
-                                     apply_unit_scale=False, bake_anim=False)
+    export_copy(fresh_scene(24), style, path, **dict(options))  # an import taking the file's rate shows in fps
     return path
 
 

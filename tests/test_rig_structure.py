@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from h4_scenes import fresh_scene
 from mathutils import Matrix
-from rig_factory import STYLES, build_rig, skin
+from rig_factory import STYLES, build_rig, export_copy
 
 from intermask_blender.rigs.bone_tree import BoneTree, bone_tree_of
 from intermask_blender.rigs.bonemap import BoneMapError, bone_map_for, set_override
@@ -97,16 +97,8 @@ EXPORTED = [("mixamo", "glb", {"fingers": True}), ("ue5", "fbx", {"pose": "A"}),
 def test_copies_written_by_blenders_exporters_still_map(tmp_path: Path, style: str, kind: str, options: dict[str, Any]) -> None:
     """Blender's own glTF and FBX (centimetre) exporters and importers: bone tails and rolls are made up
     on the way back, only heads and the hierarchy survive, and the random names must still map."""
-    scene = fresh_scene()
-    built = build_rig(scene, style, names="random", **options)
-    body = skin(scene, built)
     path = tmp_path / f"rig.{kind}"
-    with bpy.context.temp_override(selected_objects=[built.armature, body], active_object=built.armature):
-        if kind == "glb":
-            bpy.ops.export_scene.gltf(filepath=str(path), use_selection=False, export_animations=False)
-        else:
-            bpy.ops.export_scene.fbx(filepath=str(path), add_leaf_bones=False, global_scale=100.0,
-                                     apply_unit_scale=False, bake_anim=False)
+    built = export_copy(fresh_scene(), style, path, **options)
     scene = fresh_scene()
     with bpy.context.temp_override(scene=scene):
         if kind == "glb":

@@ -14,7 +14,7 @@ from . import bonemap_panel as bonemap_ui
 from . import model_choice, operators, preferences, status_line
 
 
-class _InterMaskPanel(bpy.types.Panel):
+class InterMaskPanel(bpy.types.Panel):
     """Where every InterMask panel lives (a base, never registered itself)."""
 
     bl_space_type = "VIEW_3D"
@@ -22,7 +22,7 @@ class _InterMaskPanel(bpy.types.Panel):
     bl_category = "InterMask"
 
 
-class IM_PT_main(_InterMaskPanel):
+class IM_PT_main(InterMaskPanel):
     bl_label = "InterMask"
     bl_idname = "IM_PT_main"
 
@@ -88,7 +88,7 @@ class IM_PT_main(_InterMaskPanel):
         layout.operator(operators.INTERMASK_OT_unload.bl_idname, icon="UNLINKED")
 
 
-class IM_PT_advanced(_InterMaskPanel):
+class IM_PT_advanced(InterMaskPanel):
     bl_label = "Advanced"
     bl_parent_id = "IM_PT_main"
     bl_options = {"DEFAULT_CLOSED"}
@@ -104,7 +104,7 @@ class IM_PT_advanced(_InterMaskPanel):
         sub.prop(settings, "steps")
 
 
-class IM_PT_bonemap(_InterMaskPanel):
+class IM_PT_bonemap(InterMaskPanel):
     """Which target bone each of the 22 joints drives, with the animator's overrides."""
 
     bl_label = "Bone Map"

@@ -23,6 +23,7 @@ from ..baking import stretch
 from ..client import job
 from ..errors import USER_ERRORS, UsageError
 from . import preferences, properties
+from .panel import InterMaskPanel
 
 
 class IM_StretchSettings(bpy.types.PropertyGroup):
@@ -97,10 +98,7 @@ class INTERMASK_OT_regenerate_stretch(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class IM_PT_stretch(bpy.types.Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "InterMask"
+class IM_PT_stretch(InterMaskPanel):
     bl_label = "Regenerate a Stretch"
     bl_parent_id = "IM_PT_main"
     bl_options = {"DEFAULT_CLOSED"}
